@@ -32,8 +32,11 @@ def requirements(path: Path) -> dict[str, str]:
 
 def installed() -> dict[str, str]:
     """Map collection name to the version ansible-galaxy would use first."""
+    # Prefer the ansible-galaxy of the interpreter's own virtualenv.
+    beside = Path(sys.executable).parent / "ansible-galaxy"
+    galaxy = str(beside) if beside.exists() else "ansible-galaxy"
     out = subprocess.run(
-        ["ansible-galaxy", "collection", "list", "--format", "json"],
+        [galaxy, "collection", "list", "--format", "json"],
         check=True, capture_output=True, text=True,
     ).stdout
     found: dict[str, str] = {}

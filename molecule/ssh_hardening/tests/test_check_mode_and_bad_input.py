@@ -1,0 +1,44 @@
+"""Check mode on the converged host, and bad input refused before any change."""
+
+import json
+import os
+
+import pytest
+
+from conftest import recap_changes, run_playbook, run_playbook_check
+
+SCENARIO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+STATE = ("sha256sum /etc/ssh/sshd_config /etc/passwd /etc/group /etc/ssh/moduli; "
+         "ls /etc/ssh /etc/sudoers.d; cat /home/*/.ssh/authorized_keys")
+
+
+def test_check_mode_reports_no_change():
+    result = run_playbook_check(os.path.join(SCENARIO, "converge.yml"))
+    assert result.returncode == 0, result.stdout[-3000:]
+    changes = recap_changes(result.stdout)
+    assert changes and set(changes.values()) == {0}, result.stdout[-3000:]
+
+
+BAD = [
+    ("empty key list", {"admin_keys": []}, "ssh_hardening_admin_users"),
+    ("not a public key", {"admin_keys": ["-----BEGIN OPENSSH PRIVATE KEY----- abc"]},
+     "authorized_keys"),
+    ("garbage key", {"admin_keys": ["ssh-ed25519 bm90IGEga2V5"]}, "authorized_keys"),
+    ("port out of range", {"ssh_hardening_port": 70000}, "ssh_hardening_port"),
+    ("port used by another service", {"ssh_hardening_port": 2022}, "ssh_hardening_port"),
+    ("admin named root", {"admin_name": "root"}, "ssh_hardening_admin_users"),
+    ("unknown sudo mode", {"ssh_hardening_admin_users": [{"name": "x", "authorized_keys": ["k"],
+                                                          "sudo": "always"}]}, "sudo"),
+]
+
+
+@pytest.mark.parametrize("extra,needle", [b[1:] for b in BAD], ids=[b[0] for b in BAD])
+def test_bad_input_fails_before_any_change(host, extra, needle):
+
+    before = host.check_output(STATE)
+    result = run_playbook(os.path.join(SCENARIO, "bad_input.yml"),
+                          "--limit", host.backend.get_hostname(), "-e", json.dumps(extra))
+    assert result.returncode != 0, result.stdout[-2000:]
+    assert needle in result.stdout, result.stdout[-2000:]
+    assert "changed=0" in result.stdout, result.stdout[-2000:]
+    assert host.check_output(STATE) == before

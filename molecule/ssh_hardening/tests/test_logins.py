@@ -1,0 +1,75 @@
+"""Who can log in, tried from the host over the published SSH port."""
+
+import re
+
+from conftest import ephemeral, ssh
+
+ADMIN_KEY = ephemeral("id_admin")
+OUTSIDER_KEY = ephemeral("id_outsider")
+
+
+def test_admin_key_login_succeeds(published):
+    result = ssh(published["ssh"], "deploy", ADMIN_KEY, "id -un")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "deploy"
+
+
+def test_admin_has_passwordless_sudo(published):
+    result = ssh(published["ssh"], "deploy", ADMIN_KEY, "sudo -n id -u")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "0"
+
+
+def test_password_login_is_not_offered_although_the_user_has_one(host, published):
+    # A real crypt hash (yescrypt on Debian 12/13), not "*" or "!".
+    assert host.check_output("getent shadow deploy | cut -d: -f2").startswith("$")
+    result = ssh(published["ssh"], "deploy", None, "true",
+                 "-o", "PreferredAuthentications=password,keyboard-interactive",
+                 "-o", "PubkeyAuthentication=no")
+    assert result.returncode == 255
+    # ssh prints the methods the server would accept in parentheses.
+    assert re.findall(r"Permission denied \(([^)]*)\)", result.stderr) == ["publickey"], result.stderr
+
+
+def test_root_with_a_valid_key_is_refused(host, published):
+    # The key is in root's authorized_keys (prepare.yml): only sshd stops it.
+    assert host.file("/root/.ssh/authorized_keys").contains("ssh-ed25519")
+    result = ssh(published["ssh"], "root", ADMIN_KEY)
+    assert result.returncode == 255
+    assert "Permission denied" in result.stderr
+
+
+def test_user_outside_the_allow_list_is_refused(host, published):
+    assert host.file("/home/outsider/.ssh/authorized_keys").exists
+    result = ssh(published["ssh"], "outsider", OUTSIDER_KEY)
+    assert result.returncode == 255
+    assert "Permission denied" in result.stderr
+
+
+def test_cloud_init_drop_in_cannot_weaken_the_policy(host):
+    assert host.file("/etc/ssh/sshd_config.d/50-cloud-init.conf").contains("PasswordAuthentication yes")
+    effective = host.check_output("sshd -T -C user=deploy,host=example.test,addr=192.0.2.7")
+    values = dict(line.split(" ", 1) for line in effective.splitlines() if " " in line)
+    assert values["passwordauthentication"] == "no"
+    assert values["permitrootlogin"] == "no"
+    assert values["kbdinteractiveauthentication"] == "no"
+    assert values["authenticationmethods"] == "publickey"
+    assert values["pubkeyauthentication"] == "yes"
+    assert values["permitemptypasswords"] == "no"
+    assert values["allowgroups"] == "ssh-users"
+    assert values["x11forwarding"] == "no"
+    assert values["allowtcpforwarding"] == "no"
+    assert values["allowagentforwarding"] == "no"
+    assert values["usedns"] == "no"
+    assert values["maxauthtries"] == "3"
+
+
+def test_only_ed25519_and_large_rsa_host_keys(host):
+    keys = host.check_output("ls /etc/ssh/ | grep '^ssh_host_.*_key$' | sort").split()
+    assert keys == ["ssh_host_ed25519_key", "ssh_host_rsa_key"]
+    assert "4096" in host.check_output("ssh-keygen -l -f /etc/ssh/ssh_host_rsa_key.pub")
+
+
+def test_no_weak_dh_moduli(host):
+    weak = host.check_output("awk '$1 !~ /^#/ && $5 < 3071' /etc/ssh/moduli | wc -l")
+    assert weak == "0"

@@ -4,4 +4,4 @@
 # CONTAINERS_CONF applies that to this project's podman calls only.
 TESTBED_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 export CONTAINERS_CONF="$TESTBED_DIR/containers.conf"
-export TESTBED_IMAGE_REPO=localhost/hardening-testbed
+export TESTBED_IMAGE_REPO=${TESTBED_IMAGE_REPO:-localhost/hardening-testbed}

@@ -2,7 +2,9 @@
 
 import glob
 import os
+import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,15 @@ def run_as_nobody(*command):
 
 @pytest.mark.parametrize("command", [["bin/test"], ["bin/sandbox", "up"], ["bin/sandbox", "down"]])
 def test_without_root_the_commands_say_how_to_run_them(command):
-    result = run_as_nobody(str(ROOT / command[0]), *command[1:])
+    # A copy the unprivileged user can read wherever the checkout lives.
+    copy = Path(tempfile.mkdtemp(prefix="setup-errors-"))
+    try:
+        shutil.copytree(ROOT / "bin", copy / "bin")
+        for path in (copy, *copy.rglob("*")):
+            path.chmod(0o755)
+        result = run_as_nobody(str(copy / command[0]), *command[1:])
+    finally:
+        shutil.rmtree(copy)
     assert result.returncode != 0
     assert "needs root" in result.stderr
     assert "sudo" in result.stderr

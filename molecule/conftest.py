@@ -5,6 +5,7 @@ connection), and the published ports let a test act as a user would, from
 outside over 127.0.0.1.
 """
 
+import json
 import os
 import re
 import subprocess
@@ -80,3 +81,21 @@ def retry_penalised(attempt, tries: int = 5, pause: float = 15.0):
             return result
         time.sleep(pause)
     return attempt()
+
+
+def assert_check_mode_clean(playbook: str, hosts: int) -> None:
+    """--check --diff of a converged scenario reports no change on any host."""
+    result = run_playbook_check(playbook)
+    assert result.returncode == 0, result.stdout[-3000:]
+    changes = recap_changes(result.stdout)
+    assert len(changes) == hosts and set(changes.values()) == {0}, result.stdout[-3000:]
+
+
+def assert_fails_before_any_change(host, playbook: str, extra: dict, needle: str, state: str) -> None:
+    """Applying playbook with bad extra vars fails, names needle, and leaves state as it was."""
+    before = host.check_output(state)
+    result = run_playbook(playbook, "--limit", host.backend.get_hostname(), "-e", json.dumps(extra))
+    assert result.returncode != 0, result.stdout[-2000:]
+    assert needle in result.stdout, result.stdout[-2000:]
+    assert "changed=0" in result.stdout, result.stdout[-2000:]
+    assert host.check_output(state) == before

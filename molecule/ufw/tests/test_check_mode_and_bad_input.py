@@ -5,7 +5,8 @@ import os
 
 import pytest
 
-from conftest import recap_changes, run_playbook, run_playbook_check
+from conftest import (assert_check_mode_clean, assert_fails_before_any_change, recap_changes,
+                      run_playbook_check)
 
 SCENARIO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STATE = ("sha256sum /etc/ufw/user.rules /etc/ufw/user6.rules /etc/default/ufw /etc/ufw/ufw.conf;"
@@ -13,10 +14,7 @@ STATE = ("sha256sum /etc/ufw/user.rules /etc/ufw/user6.rules /etc/default/ufw /e
 
 
 def test_check_mode_reports_no_change():
-    result = run_playbook_check(os.path.join(SCENARIO, "converge.yml"))
-    assert result.returncode == 0, result.stdout[-3000:]
-    changes = recap_changes(result.stdout)
-    assert len(changes) == 2 and set(changes.values()) == {0}, result.stdout[-3000:]
+    assert_check_mode_clean(os.path.join(SCENARIO, "converge.yml"), hosts=2)
 
 
 def test_check_mode_shows_what_would_change():
@@ -43,10 +41,4 @@ BAD = [
 
 @pytest.mark.parametrize("extra,needle", [b[1:] for b in BAD], ids=[b[0] for b in BAD])
 def test_bad_input_fails_before_any_change(host, extra, needle):
-    before = host.check_output(STATE)
-    result = run_playbook(os.path.join(SCENARIO, "bad_input.yml"),
-                          "--limit", host.backend.get_hostname(), "-e", json.dumps(extra))
-    assert result.returncode != 0, result.stdout[-2000:]
-    assert needle in result.stdout, result.stdout[-2000:]
-    assert "changed=0" in result.stdout, result.stdout[-2000:]
-    assert host.check_output(STATE) == before
+    assert_fails_before_any_change(host, os.path.join(SCENARIO, "bad_input.yml"), extra, needle, STATE)

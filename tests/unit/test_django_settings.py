@@ -1,0 +1,280 @@
+"""Render the django_app role's production settings and let Django judge them.
+
+No container: the template is rendered with ansible's Templar from the role's
+own defaults, written next to a copy of the example project, and
+`manage.py check --deploy --fail-level WARNING` runs with it on this machine's
+Django (5.2 LTS + django-csp, as on Debian 12; the Django 6 path runs in the
+molecule scenario on Debian 13). Plain `check --deploy` exits 0 even with
+warnings, hence --fail-level.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from ansible.errors import AnsibleError
+from ansible.parsing.dataloader import DataLoader
+from ansible.template import Templar, trust_as_template
+
+ROOT = Path(__file__).resolve().parents[2]
+ROLE = ROOT / "roles" / "django_app"
+EXAMPLE = ROOT / "examples" / "exampleapp"
+STRONG_KEY = "k7Qm2xV9pL4sT8wZ1nB6cR3yH5jD0fG2aE7uK9oP4iM1qW8eR6tY3"
+
+
+def role_vars(tmp: Path, **overrides) -> dict:
+    """The role's defaults and vars with every templated default resolved, paths under tmp."""
+    values = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
+    values.update(yaml.safe_load((ROLE / "vars" / "main.yml").read_text()))
+    values.update(
+        ansible_managed="Ansible managed",
+        django_app_domains=["example.com"],
+        django_app_base_dir=str(tmp / "srv"),
+        django_app_data_dir=str(tmp / "data"),
+        django_app_log_dir=str(tmp / "log"),
+    )
+    values.update(overrides)
+    for _ in range(3):  # defaults that refer to other defaults
+        templar = Templar(loader=DataLoader(), variables=values)
+        values = {key: templar.template(trust_as_template(value)) if isinstance(value, str) else value
+                  for key, value in values.items()}
+    return values
+
+
+def render(values: dict) -> str:
+    templar = Templar(loader=DataLoader(), variables=values)
+    return templar.template(trust_as_template((ROLE / "templates" / "production_settings.py.j2").read_text()))
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A throw-away copy of the example project with its data and log directories."""
+    target = tmp_path / "project"
+    shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "db.sqlite3"))
+    for name in ("data", "log", "srv"):
+        (tmp_path / name).mkdir()
+    return target
+
+
+def environment(key: str, **env) -> dict:
+    """This process's environment (without DATABASE_URL) plus what the service gets."""
+    values = {name: value for name, value in os.environ.items() if name != "DATABASE_URL"}
+    values.update(DJANGO_SETTINGS_MODULE="production_settings", DJANGO_SECRET_KEY=key, PYTHONDONTWRITEBYTECODE="1",
+                  **env)
+    return values
+
+
+def manage(project: Path, settings: str, *args: str, key: str = STRONG_KEY, **env) -> subprocess.CompletedProcess:
+    (project / "production_settings.py").write_text(settings)
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=project, capture_output=True, text=True,
+                          env=environment(key, **env), timeout=120, check=False)
+
+
+def gate(project: Path, settings: str, **env) -> subprocess.CompletedProcess:
+    """The role's deploy gate."""
+    return manage(project, settings, "check", "--deploy", "--fail-level", "WARNING", **env)
+
+
+SETTINGS_DUMP = ("import json; from django.conf import settings as s; print(json.dumps({name: getattr(s, name, None) "
+                 "for name in %r}, default=str))")
+
+
+def python(project: Path, settings: str, code: str, key: str = STRONG_KEY, **env) -> subprocess.CompletedProcess:
+    """Run code with the rendered settings configured but Django not set up (no app or database loaded)."""
+    (project / "production_settings.py").write_text(settings)
+    return subprocess.run([sys.executable, "-c", code], cwd=project, capture_output=True, text=True,
+                          env=environment(key, **env), timeout=60, check=False)
+
+
+def effective(project: Path, settings: str, *names: str, **env) -> dict:
+    result = python(project, settings, SETTINGS_DUMP % (names,), **env)
+    assert result.returncode == 0, result.stderr
+    return last_json(result.stdout)
+
+
+def last_json(output: str):
+    """The JSON line a script printed (`manage.py shell` may print a notice first)."""
+    return json.loads(output.strip().splitlines()[-1])
+
+
+GOOD = {
+    "defaults": {},
+    "hsts fully on, two years": {"django_app_hsts_seconds": 63072000, "django_app_hsts_preload": True},
+    "no subdomains in HSTS": {"django_app_hsts_include_subdomains": False},
+    "HSTS off": {"django_app_hsts_seconds": 0},
+    "HSTS as a string from the inventory": {"django_app_hsts_seconds": "7200"},
+    "several domains and a wildcard": {"django_app_domains": ["example.com", "www.example.com", ".example.org"]},
+    "strict cookies, no prefix, custom admin, no CSP": {
+        "django_app_cookie_samesite": "Strict", "django_app_cookie_host_prefix": False,
+        "django_app_admin_url": "staff/console/", "django_app_csp": {}},
+    "redirect exemptions and extra settings": {
+        "django_app_ssl_redirect_exempt": ["^health/$"], "django_app_extra_settings": "SESSION_COOKIE_AGE = 3600"},
+}
+
+
+@pytest.mark.parametrize("case", GOOD)
+def test_rendered_settings_pass_the_deploy_gate(tmp_path, project, case):
+    settings = render(role_vars(tmp_path, **GOOD[case]))
+    result = gate(project, settings)
+    assert result.returncode == 0, f"{case}:\n{result.stdout}{result.stderr}\n{settings}"
+    assert "System check identified no issues" in result.stdout
+
+
+@pytest.mark.parametrize("overrides,silenced", [
+    ({}, ["security.W021"]),
+    ({"django_app_hsts_preload": True}, []),
+    ({"django_app_hsts_include_subdomains": False}, ["security.W005", "security.W021"]),
+    ({"django_app_hsts_seconds": 0}, ["security.W004"]),
+])
+def test_exactly_the_opted_out_checks_are_silenced(tmp_path, project, overrides, silenced):
+    settings = render(role_vars(tmp_path, **overrides))
+    assert effective(project, settings, "SILENCED_SYSTEM_CHECKS")["SILENCED_SYSTEM_CHECKS"] == silenced
+    for check in silenced:  # each with a comment naming the variable that opts out
+        line = next(line for line in settings.splitlines() if f'"{check}"' in line)
+        assert "# django_app_hsts_" in line
+
+
+def test_the_gate_fails_on_a_warning_that_plain_check_deploy_lets_through(tmp_path, project):
+    """Un-silencing W021 makes the same settings fail the gate; plain check --deploy still exits 0."""
+    settings = render(role_vars(tmp_path)).replace('"security.W021",', "")
+    plain = manage(project, settings, "check", "--deploy")
+    assert plain.returncode == 0 and "security.W021" in plain.stderr + plain.stdout
+    result = gate(project, settings)
+    assert result.returncode != 0 and "security.W021" in result.stderr + result.stdout
+
+
+def test_the_gate_catches_a_weakening_in_extra_settings(tmp_path, project):
+    settings = render(role_vars(tmp_path, django_app_extra_settings="SESSION_COOKIE_SECURE = False"))
+    result = gate(project, settings)
+    assert result.returncode != 0 and "security.W012" in result.stderr + result.stdout
+
+
+def test_the_project_silencing_checks_hides_nothing(tmp_path, project):
+    """The project's own SILENCED_SYSTEM_CHECKS is replaced, not kept."""
+    own = project / "exampleapp" / "settings.py"
+    own.write_text(own.read_text() + '\nSILENCED_SYSTEM_CHECKS = ["security.W012"]\nSESSION_COOKIE_SECURE = False\n')
+    settings = render(role_vars(tmp_path))
+    assert effective(project, settings, "SILENCED_SYSTEM_CHECKS")["SILENCED_SYSTEM_CHECKS"] == ["security.W021"]
+    assert gate(project, settings).returncode == 0  # the role set SESSION_COOKIE_SECURE back
+
+
+@pytest.mark.parametrize("key", ["", "short-key", "django-insecure-" + STRONG_KEY, "ab" * 40])
+def test_a_weak_secret_key_is_refused_at_runtime(tmp_path, project, key):
+    result = manage(project, render(role_vars(tmp_path)), "check", "--deploy", key=key)
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY is missing or weak" in result.stderr
+
+
+def test_effective_security_settings(tmp_path, project):
+    values = role_vars(tmp_path, django_app_domains=["example.com", ".example.org"], django_app_hsts_seconds=7200)
+    got = effective(project, render(values), "DEBUG", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS",
+                    "SECURE_PROXY_SSL_HEADER", "SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS",
+                    "SECURE_HSTS_INCLUDE_SUBDOMAINS", "SECURE_HSTS_PRELOAD", "SESSION_COOKIE_SECURE",
+                    "SESSION_COOKIE_HTTPONLY", "CSRF_COOKIE_SECURE", "SESSION_COOKIE_SAMESITE", "X_FRAME_OPTIONS",
+                    "SECURE_REFERRER_POLICY", "SECURE_CROSS_ORIGIN_OPENER_POLICY", "MIDDLEWARE",
+                    "CONTENT_SECURITY_POLICY", "AUTH_PASSWORD_VALIDATORS", "STATIC_ROOT", "MEDIA_ROOT",
+                    "DATABASES", "ADMIN_URL", "SESSION_COOKIE_NAME", "CSRF_COOKIE_NAME")
+    assert got["DEBUG"] is False
+    assert got["ALLOWED_HOSTS"] == ["example.com", ".example.org"]
+    assert got["CSRF_TRUSTED_ORIGINS"] == ["https://example.com", "https://*.example.org"]
+    assert got["SECURE_PROXY_SSL_HEADER"] == ["HTTP_X_FORWARDED_PROTO", "https"]
+    assert got["SECURE_SSL_REDIRECT"] is True
+    assert (got["SECURE_HSTS_SECONDS"], got["SECURE_HSTS_INCLUDE_SUBDOMAINS"], got["SECURE_HSTS_PRELOAD"]) == \
+        (7200, True, False)
+    assert got["SESSION_COOKIE_SECURE"] and got["SESSION_COOKIE_HTTPONLY"] and got["CSRF_COOKIE_SECURE"]
+    assert got["SESSION_COOKIE_SAMESITE"] == "Lax"
+    assert (got["SESSION_COOKIE_NAME"], got["CSRF_COOKIE_NAME"]) == ("__Host-sessionid", "__Host-csrftoken")
+    assert got["X_FRAME_OPTIONS"] == "DENY"
+    assert got["SECURE_REFERRER_POLICY"] == got["SECURE_CROSS_ORIGIN_OPENER_POLICY"] == "same-origin"
+    middleware = got["MIDDLEWARE"]
+    assert middleware.index("csp.middleware.CSPMiddleware") == \
+        middleware.index("django.middleware.security.SecurityMiddleware") + 1
+    assert got["CONTENT_SECURITY_POLICY"]["DIRECTIVES"]["frame-ancestors"] == ["'none'"]
+    assert {"min_length": 12} in [v.get("OPTIONS") for v in got["AUTH_PASSWORD_VALIDATORS"]]
+    assert got["STATIC_ROOT"] == str(tmp_path / "srv" / "static")
+    assert got["MEDIA_ROOT"] == str(tmp_path / "srv" / "media")
+    assert got["DATABASES"]["default"]["ENGINE"] == "django.db.backends.sqlite3"
+    assert got["DATABASES"]["default"]["NAME"] == str(tmp_path / "data" / "db.sqlite3")
+    assert got["ADMIN_URL"] == "admin/"
+
+
+def test_database_url_becomes_a_postgresql_setting(tmp_path, project):
+    got = effective(project, render(role_vars(tmp_path)), "DATABASES",
+                    DATABASE_URL="postgres://app%40x:p%2Fss@db.internal:6432/app_db?sslmode=require")
+    default = got["DATABASES"]["default"]
+    assert (default["ENGINE"], default["NAME"], default["USER"], default["PASSWORD"], default["HOST"],
+            default["PORT"], default["OPTIONS"]) == (
+        "django.db.backends.postgresql", "app_db", "app@x", "p/ss", "db.internal", "6432", {"sslmode": "require"})
+
+
+def test_a_database_url_of_another_kind_is_refused(tmp_path, project):
+    result = python(project, render(role_vars(tmp_path)), SETTINGS_DUMP % (("DATABASES",),),
+                    DATABASE_URL="mysql://u:p@h/db")
+    assert result.returncode != 0 and "django_app_database_url" in result.stderr
+
+
+REQUEST_SCRIPT = """
+import json
+from django.core.management import call_command
+from django.test import Client
+call_command("migrate", verbosity=0)
+call_command("collectstatic", interactive=False, verbosity=0)
+client = Client()
+out = {}
+for name, headers in (("https", {"HTTP_X_FORWARDED_PROTO": "https"}), ("http", {})):
+    response = client.get("/health/", HTTP_HOST="example.com", **headers)
+    out[name] = {"status": response.status_code, "headers": dict(response.headers),
+                 "body": response.content.decode()}
+login = client.get("/accounts/login/", HTTP_HOST="example.com", HTTP_X_FORWARDED_PROTO="https")
+out["login_cookies"] = {name: dict(morsel) for name, morsel in login.cookies.items()}
+out["evil_host"] = client.get("/health/", HTTP_HOST="evil.test", HTTP_X_FORWARDED_PROTO="https").status_code
+print(json.dumps(out))
+"""
+
+
+def test_requests_through_the_rendered_settings(tmp_path, project):
+    """Django's test client (no server): secure only behind X-Forwarded-Proto, headers and cookies."""
+    result = manage(project, render(role_vars(tmp_path)), "shell", "-c", REQUEST_SCRIPT)
+    assert result.returncode == 0, result.stderr
+    out = last_json(result.stdout)
+    assert out["https"]["status"] == 200 and json.loads(out["https"]["body"])["secure"] is True
+    headers = out["https"]["headers"]
+    assert headers["Strict-Transport-Security"] == "max-age=3600; includeSubDomains"
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+    assert headers["X-Frame-Options"] == "DENY" and headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Cross-Origin-Opener-Policy"] == "same-origin"
+    assert out["http"]["status"] == 301 and out["http"]["headers"]["Location"] == "https://example.com/health/"
+    csrf = out["login_cookies"]["__Host-csrftoken"]
+    assert csrf["secure"] is True and csrf["samesite"] == "Lax"
+    assert out["evil_host"] == 400
+
+
+BAD = [
+    ("DEBUG true", {"django_app_debug": True}, "django_app_debug"),
+    ("no domains", {"django_app_domains": []}, "django_app_domains"),
+    ("domains as a string", {"django_app_domains": "example.com"}, "django_app_domains"),
+    ("wildcard host", {"django_app_domains": ["*"]}, "django_app_domains"),
+    ("URL instead of a name", {"django_app_domains": ["https://example.com"]}, "django_app_domains"),
+    ("HSTS not a number", {"django_app_hsts_seconds": "two years"}, "django_app_hsts_seconds"),
+    ("HSTS negative", {"django_app_hsts_seconds": -1}, "django_app_hsts_seconds"),
+    ("HSTS a float", {"django_app_hsts_seconds": 3600.5}, "django_app_hsts_seconds"),
+    ("HSTS a boolean", {"django_app_hsts_seconds": True}, "django_app_hsts_seconds"),
+    ("preload as a string", {"django_app_hsts_preload": "yes"}, "django_app_hsts_preload"),
+    ("SameSite None", {"django_app_cookie_samesite": "None"}, "django_app_cookie_samesite"),
+    ("absolute admin URL", {"django_app_admin_url": "/admin/"}, "django_app_admin_url"),
+    ("admin URL without slash", {"django_app_admin_url": "admin"}, "django_app_admin_url"),
+    ("short passwords", {"django_app_password_min_length": 8}, "django_app_password_min_length"),
+    ("CSP as a string", {"django_app_csp": "default-src 'self'"}, "django_app_csp"),
+    ("settings module with code", {"django_app_project_settings": "x; import os"}, "django_app_project_settings"),
+]
+
+
+@pytest.mark.parametrize("overrides,needle", [b[1:] for b in BAD], ids=[b[0] for b in BAD])
+def test_rendering_with_bad_values_fails(tmp_path, overrides, needle):
+    with pytest.raises(AnsibleError, match=needle):
+        render(role_vars(tmp_path, **overrides))

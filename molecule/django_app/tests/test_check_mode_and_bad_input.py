@@ -1,0 +1,35 @@
+"""Check mode on the converged hosts, and bad input refused before any change."""
+
+import os
+
+import pytest
+
+from conftest import assert_check_mode_clean, assert_fails_before_any_change
+
+SCENARIO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+STATE = ("readlink /srv/exampleapp/current; ls /srv/exampleapp/releases;"
+         " sha256sum /etc/exampleapp/env /etc/exampleapp/gunicorn.conf.py /etc/systemd/system/exampleapp-gunicorn.*;"
+         " systemctl show -p MainPID exampleapp-gunicorn.service")
+
+
+def test_check_mode_reports_no_change():
+    assert_check_mode_clean(os.path.join(SCENARIO, "converge.yml"), hosts=2)
+
+
+BAD = [
+    ("empty ALLOWED_HOSTS", {"django_app_domains": []}, "django_app_domains"),
+    ("DEBUG true", {"django_app_debug": True}, "django_app_debug must be false"),
+    ("HSTS max-age not an integer", {"django_app_hsts_seconds": "two years"}, "django_app_hsts_seconds"),
+    ("weak SECRET_KEY", {"django_app_secret_key": "django-insecure-" + "x1" * 30}, "django_app_secret_key is weak"),
+    ("short SECRET_KEY", {"django_app_secret_key": "tooshort"}, "django_app_secret_key is weak"),
+    ("source that does not exist", {"django_app_source_path": "/nonexistent/project"}, "does not exist"),
+    ("no socket and no TCP", {"django_app_socket": "", "django_app_tcp_bind": ""}, "django_app_socket"),
+    ("SameSite None", {"django_app_cookie_samesite": "None"}, "django_app_cookie_samesite"),
+]
+
+
+@pytest.mark.parametrize("extra,needle", [b[1:] for b in BAD], ids=[b[0] for b in BAD])
+def test_bad_input_fails_before_any_change(host, extra, needle):
+    if not host.backend.get_hostname().endswith("bookworm"):
+        pytest.skip("input checks run on the controller before any change: Debian 12 only (see molecule.yml)")
+    assert_fails_before_any_change(host, os.path.join(SCENARIO, "bad_input.yml"), extra, needle, STATE)

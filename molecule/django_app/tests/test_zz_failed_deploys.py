@@ -1,0 +1,64 @@
+"""A deploy whose dependencies, deploy check or migration fails leaves the live release serving.
+
+Debian 12 only (see molecule.yml): each case builds a release with its virtualenv.
+"""
+
+import json
+import os
+import shutil
+
+import pytest
+
+from conftest import run_playbook
+from helpers import BASE, health
+
+SCENARIO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXAMPLE = os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "examples", "exampleapp")
+
+BROKEN_MIGRATION = '''from django.db import migrations
+
+
+def explode(apps, schema_editor):
+    raise RuntimeError("this migration fails on purpose")
+
+
+class Migration(migrations.Migration):
+    dependencies = [("guestbook", "0001_initial")]
+    operations = [migrations.RunPython(explode)]
+'''
+
+
+def broken_copy(tmp_path, kind: str) -> str:
+    source = tmp_path / "exampleapp"
+    shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    init = source / "exampleapp" / "__init__.py"
+    init.write_text(init.read_text().replace('VERSION = "1"', 'VERSION = "2-broken"'))
+    if kind == "migration":
+        (source / "guestbook" / "migrations" / "0002_explode.py").write_text(BROKEN_MIGRATION)
+    elif kind == "dependencies":
+        (source / "requirements.txt").write_text("Django>=5.2,<5.3; python_version <\n")
+    return str(source)
+
+
+CASES = [
+    ("migration", {}, "this migration fails on purpose", "Apply the migrations"),
+    ("dependencies", {}, "python_version", "Install the project's requirements"),
+    ("check", {"django_app_extra_settings": "SESSION_COOKIE_SECURE = False"}, "security.W012",
+     "check --deploy"),
+]
+
+
+@pytest.mark.parametrize("kind,extra,needle,step", CASES, ids=[c[0] for c in CASES])
+def test_a_failed_deploy_keeps_the_live_release(host, published, tmp_path, kind, extra, needle, step):
+    name = host.backend.get_hostname()
+    if not name.endswith("bookworm"):
+        pytest.skip("failed deploys are exercised on Debian 12 only (see molecule.yml)")
+    live = host.check_output(f"readlink {BASE}/current")
+    assert health(published["https"])["version"] == "1"
+    result = run_playbook(os.path.join(SCENARIO, "bad_input.yml"), "--limit", name, "-e",
+                          json.dumps({"django_app_source_path": broken_copy(tmp_path, kind), **extra}))
+    assert result.returncode != 0, result.stdout[-3000:]
+    assert "was NOT switched in" in result.stdout and needle in result.stdout, result.stdout[-3000:]
+    assert step in result.stdout
+    assert host.check_output(f"readlink {BASE}/current") == live
+    assert health(published["https"])["version"] == "1"

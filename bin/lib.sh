@@ -6,7 +6,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV="$ROOT/.venv"
 # System packages the tooling needs on the controller (Debian names).
 SYSTEM_PACKAGES=(podman runc debootstrap containernetworking-plugins
-  python3 python3-venv openssh-client curl git ca-certificates)
+  python3 python3-venv openssh-client openssl curl git ca-certificates)
 SUITES=(bookworm trixie)
 
 die() { echo "ERROR: $*" >&2; exit 1; }

@@ -5,8 +5,11 @@ A sandbox that already existed is used and left running; one this test
 created is torn down by `bin/sandbox down`, which is checked too.
 """
 
+import json
 import os
 import re
+import socket
+import ssl
 import subprocess
 from pathlib import Path
 
@@ -79,3 +82,24 @@ def test_admin_logs_in_and_root_is_refused(runs):
     assert admin.returncode == 0 and admin.stdout.strip() == "deploy", admin.stderr
     root = ssh("root")
     assert root.returncode == 255 and "Permission denied" in root.stderr
+
+
+def test_https_serves_the_app_with_a_certificate_from_the_sandbox_ca(runs):
+    """The example app over https://sandbox.test:8443, the chain checked against Pebble's root."""
+    context = ssl.create_default_context(cafile=str(ROOT / ".sandbox" / "pebble-root.pem"))
+    with socket.create_connection(("127.0.0.1", 8443), timeout=20) as raw:
+        with context.wrap_socket(raw, server_hostname="sandbox.test") as tls:
+            tls.sendall(b"GET /health/ HTTP/1.1\r\nHost: sandbox.test\r\nConnection: close\r\n\r\n")
+            answer = b""
+            while chunk := tls.recv(65536):
+                answer += chunk
+    head, _, body = answer.decode().partition("\r\n\r\n")
+    assert head.startswith("HTTP/1.1 200"), head
+    assert json.loads(body)["secure"] is True
+
+
+def test_http_redirects_to_https(runs):
+    with socket.create_connection(("127.0.0.1", 8080), timeout=20) as raw:
+        raw.sendall(b"GET /guestbook/ HTTP/1.1\r\nHost: sandbox.test\r\nConnection: close\r\n\r\n")
+        head = raw.recv(65536).decode()
+    assert head.startswith("HTTP/1.1 301") and "Location: https://sandbox.test/guestbook/\r\n" in head, head

@@ -5,19 +5,35 @@ connection), and the published ports let a test act as a user would, from
 outside over 127.0.0.1.
 """
 
+import http.client
 import json
 import os
 import re
+import socket
+import ssl
 import subprocess
 import time
 
 import pytest
 
 
+_PUBLISHED: dict[str, dict] = {}
+
+
 @pytest.fixture
 def published(host):
-    """Host ports (127.0.0.1) published for this container: ssh, http, https."""
-    return host.ansible.get_variables()["testbed_published"]
+    """Host ports (127.0.0.1) published for this container: ssh, http, https.
+
+    Scenarios that link group_vars template the ports from the environment;
+    ansible-inventory does not render templates, so those go through Ansible once.
+    """
+    name = host.backend.get_hostname()
+    if name not in _PUBLISHED:
+        ports = host.ansible.get_variables()["testbed_published"]
+        if "{{" in json.dumps(ports):
+            ports = host.ansible("ansible.builtin.debug", "var=testbed_published", check=False)["testbed_published"]
+        _PUBLISHED[name] = {key: int(value) for key, value in ports.items()}
+    return _PUBLISHED[name]
 
 
 def run_playbook(playbook: str, *extra: str) -> subprocess.CompletedProcess:
@@ -68,9 +84,11 @@ def ssh(port: int, user: str, key: str | None, command: str = "true", *options: 
 # authenticate (PerSourcePenalties): for a while its new connections are
 # refused ("Not allowed at this time"). All test traffic comes from one
 # address and several tests fail logins on purpose, so a refusal of that kind
-# is waited out rather than taken as the answer to the test's question.
+# is waited out rather than taken as the answer to the test's question. Where
+# UFW guards SSH, its `limit` rule silently drops a source's seventh connection
+# within 30 s, which the client sees as a timeout: waited out the same way.
 PENALISED = ("Not allowed at this time", "Connection reset by peer", "did not receive banner",
-             "kex_exchange_identification")
+             "kex_exchange_identification", "Connection timed out", "timed out during banner exchange")
 
 
 def retry_penalised(attempt, tries: int = 5, pause: float = 15.0):
@@ -88,7 +106,14 @@ def assert_check_mode_clean(playbook: str, hosts: int) -> None:
     result = run_playbook_check(playbook)
     assert result.returncode == 0, result.stdout[-3000:]
     changes = recap_changes(result.stdout)
-    assert len(changes) == hosts and set(changes.values()) == {0}, result.stdout[-3000:]
+    assert len(changes) == hosts and set(changes.values()) == {0}, changed_tasks(result.stdout)
+
+
+def changed_tasks(output: str) -> str:
+    """The TASK headers and diffs of the tasks that reported a change, and the recap."""
+    blocks = re.split(r"(?m)^(?=TASK \[|PLAY RECAP)", output)
+    return "\n".join(block[:1500] for block in blocks if re.search(r"(?m)^changed: ", block)
+                     or block.startswith("PLAY RECAP"))
 
 
 def assert_fails_before_any_change(host, playbook: str, extra: dict, needle: str, state: str) -> None:
@@ -99,3 +124,54 @@ def assert_fails_before_any_change(host, playbook: str, extra: dict, needle: str
     assert needle in result.stdout, result.stdout[-2000:]
     assert "changed=0" in result.stdout, result.stdout[-2000:]
     assert host.check_output(state) == before
+
+
+@pytest.fixture
+def pebble_root(host, tmp_path):
+    """Pebble's current root CA (it makes a new one whenever it starts), as a file on the controller."""
+    pem = host.check_output(
+        "python3 -c \"import ssl, urllib.request; print(urllib.request.urlopen("
+        "'https://127.0.0.1:15000/roots/0', context=ssl.create_default_context("
+        "cafile='/etc/pebble/ca.pem')).read().decode())\"")
+    path = tmp_path / "pebble-root.pem"
+    path.write_text(pem + "\n")
+    return str(path)
+
+
+def tls_context(cafile: str | None) -> ssl.SSLContext:
+    """A client context verifying against cafile, or verifying nothing when cafile is None."""
+    if cafile:
+        return ssl.create_default_context(cafile=cafile)
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def https_request(port: int, sni: str, path: str = "/", method: str = "GET", headers: dict | None = None,
+                  body: str | None = None, cafile: str | None = None) -> http.client.HTTPResponse:
+    """One HTTPS request to 127.0.0.1:port as a browser for `sni` makes it; .body holds the answer."""
+    context = tls_context(cafile)
+    connection = http.client.HTTPSConnection("127.0.0.1", port, timeout=20, context=context)
+    connection.sock = context.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=20),
+                                          server_hostname=sni)
+    connection.request(method, path, body=body, headers={"Host": sni, **(headers or {})})
+    response = connection.getresponse()
+    response.body = response.read()
+    connection.close()
+    return response
+
+
+def assert_mozilla_intermediate(port: int, sni: str, cafile: str) -> None:
+    """sslyze finds 127.0.0.1:port compliant with Mozilla's intermediate profile, chain trusted."""
+    result = subprocess.run(
+        ["sslyze", "--mozilla_config=intermediate", f"--certinfo_ca_file={cafile}",
+         f"127.0.0.1:{port}", "--sni", sni],
+        capture_output=True, text=True, timeout=300, check=False)
+    output = result.stdout + result.stderr
+    # sslyze exits 0 even when it reached nothing: prove the scan happened.
+    assert f"SCAN RESULTS FOR 127.0.0.1:{port}" in output, output[-3000:]
+    assert f"Hostname sent for SNI:             {sni}" in output, output[-3000:]
+    assert re.search(r"Supplied CA file CA Store.*OK - Certificate is trusted", output), output[-3000:]
+    assert f"127.0.0.1:{port}: OK - Compliant." in output, output[-3000:]
+    assert result.returncode == 0, output[-3000:]

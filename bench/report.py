@@ -1,0 +1,290 @@
+"""Turn one bin/bench run (the files in .bench/run/) into the results table.
+
+    python3 bench/report.py RUN_DIR OUTPUT.md
+
+Reads values.tsv (what bin/bench recorded), the ansible-playbook logs (with the
+ansible.posix profile_tasks, profile_roles and timer callbacks), wrk's output
+and tls_handshakes.py's JSON. Prints the Markdown table and writes it to
+OUTPUT.md. Standard library only; a part that was not run is left out.
+"""
+
+import json
+import re
+import sys
+from pathlib import Path
+
+TARGETS = {
+    "converge_ratio": 1.5,  # fresh converge within 1.5x the floor
+    "rerun_seconds": 15.0,  # idempotent one-host re-run under 15 s
+    "fleet_ratio": 1.5,  # 4 hosts under 1.5x one host
+    "proxy_throughput": 0.9,  # through nginx at least 0.9x direct gunicorn
+    "proxy_p99": 1.2,  # p99 not more than 1.2x
+}
+
+RECAP = re.compile(r"^(?P<host>\S+)\s+:\s+(?P<counts>(?:\w+=\d+\s*)+)$")
+TIMING = re.compile(r"^(?P<name>.+?) -*\s*(?P<seconds>\d+\.\d{2})s$")
+UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
+UNITS_BYTES = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}
+
+
+def read_values(run):
+    values = {}
+    path = run / "values.tsv"
+    if path.exists():
+        for line in path.read_text().splitlines():
+            key, _, value = line.partition("\t")
+            values[key] = value
+    return values
+
+
+def section(lines, title):
+    """Lines of a callback's summary: after the banner and the === line, until a blank/banner/~~~ line."""
+    out, state = [], 0
+    for line in lines:
+        if state == 0 and line.startswith(title):
+            state = 1
+        elif state == 1 and line.startswith("====="):
+            state = 2
+        elif state == 2:
+            if not line.strip() or line.startswith("~~~~") or re.match(r"^[A-Z ]+ \*{3}", line):
+                break
+            out.append(line)
+    return out
+
+
+def timings(lines):
+    result = []
+    for line in lines:
+        match = TIMING.match(line.rstrip())
+        if match:
+            result.append((match["name"].strip(), float(match["seconds"])))
+    return result
+
+
+def parse_playbook(path):
+    """Host recap counts, task timings (slowest first) and role timings of one log."""
+    if not path.exists():
+        return None
+    lines = path.read_text(errors="replace").splitlines()
+    hosts = {}
+    in_recap = False
+    for line in lines:
+        if line.startswith("PLAY RECAP"):
+            in_recap = True
+            continue
+        if in_recap:
+            match = RECAP.match(line.strip())
+            if match:
+                hosts[match["host"]] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", match["counts"])}
+            elif line.strip():
+                in_recap = False
+    timer = next((m.group(0) for line in lines for m in [re.search(r"Playbook run took .*", line)] if m), "")
+    return {
+        "hosts": hosts,
+        "tasks": timings(section(lines, "TASKS RECAP")),
+        "roles": timings(section(lines, "ROLES RECAP")),
+        "timer": timer,
+    }
+
+
+def parse_wrk(path):
+    if not path.exists():
+        return None
+    text = path.read_text()
+    result = {"errors": 0, "non2xx": 0}
+    match = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    result["rps"] = float(match.group(1)) if match else 0.0
+    for pct, value, unit in re.findall(r"^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s|m)\s*$", text, re.M):
+        result[f"p{pct}"] = float(value) * UNITS_MS[unit]
+    match = re.search(r"(\d+) requests in ([\d.]+)(\w+), ([\d.]+)(\w+) read", text)
+    if match:
+        result["requests"] = int(match.group(1))
+        size = float(match.group(4)) * UNITS_BYTES.get(match.group(5), 1)
+        result["bytes_per_request"] = size / max(1, int(match.group(1)))
+    match = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    if match:
+        result["non2xx"] = int(match.group(1))
+    match = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    if match:
+        result["errors"] = sum(int(x) for x in match.groups())
+    return result
+
+
+def parse_json(path):
+    if not path.exists() or not path.read_text().strip():
+        return None
+    return json.loads(path.read_text())
+
+
+def ratio(a, b):
+    return a / b if a is not None and b else None
+
+
+def fmt_ratio(value):
+    return "—" if value is None else f"{value:.2f}×"
+
+
+def met(ok):
+    return "—" if ok is None else ("yes" if ok else "**no**")
+
+
+def seconds(values, name):
+    value = values.get(f"{name}.seconds")
+    return float(value) if value not in (None, "") else None
+
+
+def ok_run(values, name):
+    return values.get(f"{name}.rc", "0") == "0"
+
+
+def task_counts(playbook):
+    """Tasks in the profile (unique tasks started) and the summed recap counts."""
+    totals = {}
+    for counts in playbook["hosts"].values():
+        for key, value in counts.items():
+            totals[key] = totals.get(key, 0) + value
+    return len(playbook["tasks"]), totals
+
+
+def mean(items):
+    items = [x for x in items if x is not None]
+    return sum(items) / len(items) if items else None
+
+
+def build(run):
+    values = read_values(run)
+    rows, extra = [], []
+    cores = int(values.get("cores", "2") or 2)
+
+    # 1. Fresh converge vs floor.
+    converge, floor = seconds(values, "converge"), seconds(values, "floor")
+    if converge is not None:
+        r = ratio(converge, floor)
+        book = parse_playbook(run / "converge.log")
+        ntasks, totals = task_counts(book)
+        note = f"{ntasks} tasks, changed {totals.get('changed', 0)}" + ("" if ok_run(values, "converge") else ", FAILED")
+        rows.append(("1", "Fresh converge: site.yml over SSH, bootstrap as root", f"{converge:.1f} s ({note})",
+                     f"floor: apt-get install + venv + pip install in a fresh container, {floor:.1f} s",
+                     fmt_ratio(r), f"≤ {TARGETS['converge_ratio']}×",
+                     met(r is not None and r <= TARGETS["converge_ratio"] and ok_run(values, "converge"))))
+        extra.append(("Fresh converge: time per role (profile_roles)", book["roles"][:12]))
+        extra.append(("Fresh converge: slowest tasks (profile_tasks)", book["tasks"][:12]))
+
+    # 2. Idempotent re-run.
+    rerun = seconds(values, "rerun")
+    if rerun is not None:
+        book = parse_playbook(run / "rerun.log")
+        ntasks, totals = task_counts(book)
+        note = (f"{ntasks} tasks; ok {totals.get('ok', 0)}, changed {totals.get('changed', 0)}, "
+                f"skipped {totals.get('skipped', 0)}") + ("" if ok_run(values, "rerun") else ", FAILED")
+        good = ok_run(values, "rerun") and totals.get("changed", 0) == 0
+        rows.append(("2", "Idempotent re-run of site.yml, 1 host", f"{rerun:.1f} s ({note})", "—", "—",
+                     f"< {TARGETS['rerun_seconds']:.0f} s, changed 0",
+                     met(good and rerun < TARGETS["rerun_seconds"])))
+        noop, noop_tasks = seconds(values, "noop"), int(values.get("noop.tasks", "0") or 0)
+        if noop is not None and noop_tasks and ok_run(values, "noop"):
+            rows.append(("2", f"Per-task floor, right after: {noop_tasks} trivial tasks (ping, become) on the same host",
+                         f"{noop:.1f} s ({noop / noop_tasks:.2f} s/task)", f"the re-run: {rerun:.1f} s",
+                         fmt_ratio(ratio(rerun, noop)), "—", "—"))
+        extra.append(("Idempotent re-run: time per role (profile_roles)", book["roles"]))
+        extra.append(("Idempotent re-run: slowest tasks (profile_tasks)", book["tasks"][:15]))
+
+    # 3. Fleet re-run.
+    one, four = seconds(values, "fleet1"), seconds(values, "fleet4")
+    if one is not None and four is not None:
+        r = ratio(four, one)
+        book4 = parse_playbook(run / "fleet4.log")
+        _, totals = task_counts(book4)
+        ok = ok_run(values, "fleet1") and ok_run(values, "fleet4")
+        settled = seconds(values, "fleet-settle")
+        settle = "" if settled is None else f" (the untimed settling run of the same 4 hosts: {settled:.1f} s)"
+        rows.append(("3", "Fleet re-run, 4 hosts (each web + app)",
+                     f"{four:.1f} s (changed {totals.get('changed', 0)}{'' if ok else ', FAILED'})",
+                     f"1 host, just before: {one:.1f} s" + settle, fmt_ratio(r), f"< {TARGETS['fleet_ratio']}×",
+                     met(ok and r is not None and r < TARGETS["fleet_ratio"])))
+        extra.append(("Fleet re-run (4 hosts): time per role (profile_roles)", book4["roles"]))
+        extra.append(("Fleet re-run (4 hosts): slowest tasks (profile_tasks)", book4["tasks"][:10]))
+
+    # 4. Served stack.
+    proxies = [parse_wrk(run / f"served-proxy{s}.txt") for s in ("", "2")]
+    directs = [parse_wrk(run / f"served-direct{s}.txt") for s in ("", "2")]
+    proxies, directs = [p for p in proxies if p], [d for d in directs if d]
+    if proxies and directs:
+        p_rps, d_rps = mean(p["rps"] for p in proxies), mean(d["rps"] for d in directs)
+        p_p99, d_p99 = mean(p.get("p99") for p in proxies), mean(d.get("p99") for d in directs)
+        bad = sum(x["non2xx"] + x["errors"] for x in proxies + directs)
+        workers = f"{values.get('served.workers.proxy', '?')} vs {values.get('served.workers.direct', '?')} workers"
+        pairs = ", ".join(f"{p['rps']:.0f}/{d['rps']:.0f}" for p, d in zip(proxies, directs))
+        r = ratio(p_rps, d_rps)
+        rows.append(("4", "HTTPS req/s, nginx → gunicorn (unix socket) → `/`",
+                     f"{p_rps:.0f} req/s (runs proxy/direct: {pairs})",
+                     f"gunicorn direct (HTTP, 127.0.0.1, {workers}): {d_rps:.0f} req/s",
+                     fmt_ratio(r), f"≥ {TARGETS['proxy_throughput']}×",
+                     met(r is not None and r >= TARGETS["proxy_throughput"] and bad == 0)))
+        r = ratio(p_p99, d_p99)
+        rows.append(("4", "p99 latency, same runs", f"{p_p99:.1f} ms", f"direct: {d_p99:.1f} ms",
+                     fmt_ratio(r), f"≤ {TARGETS['proxy_p99']}×", met(r is not None and r <= TARGETS["proxy_p99"])))
+        if bad:
+            rows.append(("4", "**non-2xx/3xx responses or socket errors in the runs above**", str(bad),
+                         "", "", "", "**no**"))
+        static = parse_wrk(run / "served-static.txt")
+        if static:
+            rows.append(("4", f"Static file req/s, nginx over HTTPS (`{values.get('served.static_path', '')}`)",
+                         f"{static['rps']:.0f} req/s, p99 {static.get('p99', 0):.1f} ms",
+                         f"vs the app page through nginx: {p_rps:.0f} req/s",
+                         fmt_ratio(ratio(static["rps"], p_rps)), "—", "—"))
+    for tls in ("1.3", "1.2"):
+        new, reuse = parse_json(run / f"tls-{tls}-new.json"), parse_json(run / f"tls-{tls}-reuse.json")
+        if new and reuse:
+            rows.append(("4", f"TLS {tls} connections/s, session resumed vs full handshake "
+                              f"({new.get('procs', 1)} client processes, one HEAD each)",
+                         f"{reuse['per_second']:.0f}/s ({reuse['resumed']}/{reuse['connections']} resumed)",
+                         f"full handshake: {new['per_second']:.0f}/s",
+                         fmt_ratio(ratio(reuse["per_second"], new["per_second"])), "—", "—"))
+
+    out = ["# bin/bench results", ""]
+    out.append("| # | Measure | Value | Against | Ratio | Target | Met |")
+    out.append("|---|---|---|---|---|---|---|")
+    out += ["| " + " | ".join(row) + " |" for row in rows]
+    out.append("")
+
+    loads = {k: v for k, v in values.items() if k.endswith(".load") or k.startswith("load.")}
+    peak = max((float(v.split()[0]) for v in loads.values() if v), default=0.0)
+    others = max(int(values.get("others", "0") or 0), int(values.get("others.end", "0") or 0))
+    out.append("## Conditions")
+    out.append("")
+    out.append(f"- {values.get('date', '?')}, Debian {values.get('suite', '?')} hosts, {cores} cores, "
+               f"{values.get('ansible', '')}; parts: {values.get('parts', '')}")
+    if "served.static_path" in values:
+        out.append(f"- load: wrk -t2 -c{values.get('connections', '?')}, {values.get('duration', '?')} s per run "
+                   f"after a 2 s warm-up, run inside the bench host (loopback); nginx workers: "
+                   f"{values.get('served.nginx_workers', '?')}")
+    out.append(f"- loadavg at start {values.get('load.start', '?')}, end {values.get('load.end', '?')}, "
+               f"highest 1-min value seen {peak:.2f}; other containers running: {others}")
+    if peak > cores * 0.5 or others > 0:
+        out.append(f"- **Taken under load**: the machine was busy with other work (1-min loadavg up to {peak:.2f} "
+                   f"on {cores} cores, {others} other containers); absolute numbers are pessimistic, the "
+                   "side-by-side ratios less so.")
+    out.append("")
+
+    for title, items in extra:
+        if not items:
+            continue
+        out.append(f"## {title}")
+        out.append("")
+        out.append("| Seconds | Task / role |")
+        out.append("|---:|---|")
+        out += [f"| {secs:.2f} | {name.replace('|', '/')} |" for name, secs in items]
+        out.append("")
+    return "\n".join(out)
+
+
+def main():
+    run, output = Path(sys.argv[1]), Path(sys.argv[2])
+    text = build(run)
+    output.write_text(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

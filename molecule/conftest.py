@@ -85,10 +85,12 @@ def ssh(port: int, user: str, key: str | None, command: str = "true", *options: 
 # refused ("Not allowed at this time"). All test traffic comes from one
 # address and several tests fail logins on purpose, so a refusal of that kind
 # is waited out rather than taken as the answer to the test's question. Where
-# UFW guards SSH, its `limit` rule silently drops a source's seventh connection
-# within 30 s, which the client sees as a timeout: waited out the same way.
+# UFW guards SSH, its `limit` rule rejects a source's further connections for
+# 30 s after six, which the client sees as refused (or, dropped on the way, a
+# timeout): waited out the same way. No test asks ssh() for a refused port.
 PENALISED = ("Not allowed at this time", "Connection reset by peer", "did not receive banner",
-             "kex_exchange_identification", "Connection timed out", "timed out during banner exchange")
+             "kex_exchange_identification", "Connection refused", "Connection timed out",
+             "timed out during banner exchange")
 
 
 def retry_penalised(attempt, tries: int = 5, pause: float = 15.0):

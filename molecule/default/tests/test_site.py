@@ -1,0 +1,157 @@
+"""site.yml on one host, seen as a user sees it: from the host, over 127.0.0.1
+(and at the container's own address for the firewall)."""
+
+import http.client
+import json
+import os
+import re
+import socket
+import subprocess
+import time
+import uuid
+from http.cookies import SimpleCookie
+from urllib.parse import urlencode
+
+import pytest
+
+from conftest import (assert_check_mode_clean, assert_mozilla_intermediate, ephemeral, https_request,
+                      retry_penalised, ssh)
+
+DOMAIN = "sandbox.test"
+APP = "exampleapp"
+MANAGE = f"/usr/local/bin/{APP}-manage"
+CONVERGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "converge.yml")
+SSH_POLICIES = {"12": "Hardened Debian 12 (version 3)", "13": "Hardened Debian 13 (version 1)"}
+
+
+def page(published, pebble_root, path="/", **kwargs):
+    return https_request(published["https"], DOMAIN, path, cafile=pebble_root, **kwargs)
+
+
+def cookies(response) -> dict:
+    jar = SimpleCookie()
+    for header in response.headers.get_all("Set-Cookie") or []:
+        jar.load(header)
+    return dict(jar.items())
+
+
+def test_the_app_answers_over_https_with_a_chain_pebble_issued(host, published, pebble_root):
+    response = page(published, pebble_root, "/health/")  # chain and name verified against Pebble's root
+    assert response.status == 200
+    answer = json.loads(response.body)
+    assert answer["status"] == "ok" and answer["secure"] is True
+    major = 5 if host.system_info.codename == "bookworm" else 6
+    assert answer["django"].startswith(f"{major}."), answer
+    link = host.check_output(f"readlink /etc/nginx/tls/{DOMAIN}/fullchain.pem")
+    assert link == f"/etc/letsencrypt/live/{DOMAIN}/fullchain.pem"
+
+
+def test_plain_http_redirects_to_https_keeping_path_and_query(published):
+    connection = http.client.HTTPConnection("127.0.0.1", published["http"], timeout=15)
+    connection.request("GET", "/guestbook/?page=2", headers={"Host": DOMAIN, "X-Forwarded-Proto": "https"})
+    response = connection.getresponse()
+    assert response.status == 301
+    assert response.getheader("Location") == f"https://{DOMAIN}/guestbook/?page=2"
+
+
+@pytest.mark.parametrize("path", ["/", "/health/", "/no-such-page/"])
+def test_security_headers_on_app_answers(published, pebble_root, path):
+    response = page(published, pebble_root, path)
+    assert response.headers.get_all("Strict-Transport-Security") == ["max-age=3600; includeSubDomains"]
+    assert response.getheader("X-Content-Type-Options") == "nosniff"
+    assert response.getheader("X-Frame-Options") == "DENY"
+    assert response.getheader("Referrer-Policy") == "same-origin"
+    if response.status == 200:
+        assert "frame-ancestors 'none'" in response.getheader("Content-Security-Policy")
+
+
+def test_static_files_come_from_nginx_with_one_hsts_header(published, pebble_root):
+    html = page(published, pebble_root, "/").body.decode()
+    href = re.search(r'href="(/static/[^"]+\.css)"', html).group(1)
+    response = page(published, pebble_root, href)
+    assert response.status == 200 and response.getheader("Content-Type").startswith("text/css")
+    assert response.headers.get_all("Strict-Transport-Security") == ["max-age=3600; includeSubDomains"]
+    assert "max-age=" in response.getheader("Cache-Control")
+
+
+def test_login_cookies_are_secure_and_csrf_is_enforced(host, published, pebble_root):
+    user, password = f"u{uuid.uuid4().hex[:8]}", uuid.uuid4().hex + "Aa1!"
+    host.check_output(f"{MANAGE} shell -c \"from django.contrib.auth.models import User; "
+                      f"User.objects.create_user('{user}', password='{password}')\"")
+    form = page(published, pebble_root, "/accounts/login/")
+    csrf = cookies(form)["__Host-csrftoken"]
+    assert csrf["secure"] and csrf["samesite"] == "Lax"
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.body.decode()).group(1)
+    headers = {"Origin": f"https://{DOMAIN}", "Content-Type": "application/x-www-form-urlencoded",
+               "Cookie": f"__Host-csrftoken={csrf.value}"}
+    credentials = {"username": user, "password": password}
+    refused = page(published, pebble_root, "/accounts/login/", method="POST", headers=headers,
+                   body=urlencode(credentials))
+    assert refused.status == 403
+    login = page(published, pebble_root, "/accounts/login/", method="POST", headers=headers,
+                 body=urlencode({**credentials, "csrfmiddlewaretoken": token}))
+    assert login.status == 302, login.body[:500]
+    session = cookies(login)["__Host-sessionid"]
+    assert session["secure"] and session["httponly"] and session["samesite"] == "Lax"
+
+
+def test_the_deploy_check_is_clean(host):
+    result = host.run(f"{MANAGE} check --deploy --fail-level WARNING")
+    assert result.rc == 0 and "identified no issues" in result.stdout, result.stdout + result.stderr
+
+
+def test_sslyze_reports_mozilla_intermediate_compliance(published, pebble_root):
+    assert_mozilla_intermediate(published["https"], DOMAIN, pebble_root)
+
+
+def test_ssh_audit_passes_the_platform_policy(host, published):
+    major = host.system_info.release.split(".")[0]
+    result = retry_penalised(lambda: subprocess.run(
+        # UFW's `limit` on the SSH port drops a source's seventh connection in
+        # 30 s, which ends ssh-audit's DHEat rate test mid-probe; that test of
+        # sshd alone runs in the ssh_hardening scenario, without UFW.
+        ["ssh-audit", "-n", "--skip-rate-test", "-p", str(published["ssh"]), "-P", SSH_POLICIES[major],
+         "127.0.0.1"],
+        capture_output=True, text=True, timeout=120, check=False))
+    assert "Result: ✔ Passed" in result.stdout, result.stdout + result.stderr
+
+
+def test_ssh_is_key_only_for_the_admin(published):
+    assert ssh(published["ssh"], "deploy", ephemeral("id_admin"), "sudo -n true").returncode == 0
+    refused = ssh(published["ssh"], "root", ephemeral("id_admin"))
+    assert refused.returncode == 255 and "Permission denied" in refused.stderr
+    password = ssh(published["ssh"], "deploy", None, "true", "-o", "PreferredAuthentications=password")
+    assert password.returncode == 255 and "Permission denied (publickey)" in password.stderr
+
+
+def reachable(address: str, port: int, tries: int = 1) -> bool:
+    """A TCP connection to address:port succeeds within tries attempts."""
+    for attempt in range(tries):
+        try:
+            with socket.create_connection((address, port), timeout=3):
+                return True
+        except OSError:
+            if attempt < tries - 1:
+                time.sleep(10)
+    return False
+
+
+def test_only_ssh_and_web_ports_are_reachable_from_outside(host):
+    """Every TCP port listening beyond loopback inside, tried at the container's address."""
+    address = host.interface("eth0").addresses[0]
+    listening = set()
+    for line in host.check_output("ss -Htln").splitlines():
+        local = line.split()[3]
+        ip, port = local.rsplit(":", 1)
+        if not ip.startswith(("127.", "[::1]", "::1")):
+            listening.add(int(port))
+    assert {22, 80, 443, 9000} <= listening, listening  # 9000: prepare.yml's stray service
+    for port in sorted(listening):
+        expected = port in (22, 80, 443)
+        # Patience only where an answer is expected: earlier SSH tests may have
+        # used up this source's UFW `limit` allowance for the next 30 s.
+        assert reachable(address, port, tries=5 if expected else 1) == expected, port
+
+
+def test_check_mode_is_clean_on_the_converged_hosts():
+    assert_check_mode_clean(CONVERGE, hosts=2)

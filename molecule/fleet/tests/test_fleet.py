@@ -1,0 +1,104 @@
+"""The fleet as users meet it: HTTPS on the web host's published 127.0.0.1 port,
+spread over both app hosts, surviving the loss of one; the app port admits only
+the web host. Tests that stop a host run last (test_zz_*)."""
+
+import json
+import os
+import socket
+import subprocess
+import time
+
+import pytest
+import testinfra
+
+from conftest import assert_check_mode_clean, https_request
+
+# Requests go through the web host; the app hosts are reached by name below.
+testinfra_hosts = ["ansible://fleet-web"]
+
+DOMAIN = "sandbox.test"
+APP_PORT = 8000
+SCENARIO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ENV = dict(os.environ, CONTAINERS_CONF=os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "testbed",
+                                                    "containers.conf"))
+
+
+def app_host(name: str):
+    return testinfra.get_host(f"ansible://fleet-{name}?ansible_inventory={os.environ['MOLECULE_INVENTORY_FILE']}")
+
+
+def address(host) -> str:
+    return host.interface("eth0").addresses[0]
+
+
+def health(published, pebble_root) -> dict:
+    response = https_request(published["https"], DOMAIN, "/health/", cafile=pebble_root)
+    assert response.status == 200, response.body[:300]
+    return json.loads(response.body)
+
+
+def answering_hosts(published, pebble_root, count: int = 24) -> list[str]:
+    return [health(published, pebble_root)["host"] for _ in range(count)]
+
+
+def test_requests_are_spread_over_both_app_hosts(published, pebble_root):
+    hosts = answering_hosts(published, pebble_root)
+    assert set(hosts) == {"app1", "app2"}, hosts
+
+
+def test_every_app_host_sees_the_request_as_secure(published, pebble_root):
+    answers = [health(published, pebble_root) for _ in range(8)]
+    assert all(answer["secure"] for answer in answers)
+
+
+def test_static_files_are_served_by_the_web_host(host, published, pebble_root):
+    html = https_request(published["https"], DOMAIN, "/", cafile=pebble_root).body.decode()
+    href = html.split('href="/static/', 1)[1].split('"', 1)[0]
+    response = https_request(published["https"], DOMAIN, f"/static/{href}", cafile=pebble_root)
+    assert response.status == 200 and response.getheader("Content-Type").startswith("text/css")
+    assert host.file(f"/srv/exampleapp/static/{href}").exists
+
+
+def test_gunicorn_listens_on_the_private_address_only(host):
+    for name in ("app1", "app2"):
+        app = app_host(name)
+        assert app.socket(f"tcp://{address(app)}:{APP_PORT}").is_listening
+        assert not app.socket(f"tcp://0.0.0.0:{APP_PORT}").is_listening
+        assert not app.file("/run/exampleapp-gunicorn.sock").exists
+
+
+def test_the_app_port_admits_the_web_host_only(host):
+    app1, app2 = app_host("app1"), app_host("app2")
+    probe = f"python3 -c \"import socket; socket.create_connection(('{address(app1)}', {APP_PORT}), timeout=3)\""
+    assert host.run(probe).rc == 0, "the web host must reach gunicorn on app1"
+    assert app2.run(probe).rc != 0, "another app host must not"
+    with pytest.raises(OSError):
+        socket.create_connection((address(app1), APP_PORT), timeout=3).close()  # nor the controller
+
+
+def test_the_app_hosts_share_one_secret_key():
+    keys = {app_host(name).check_output("grep ^DJANGO_SECRET_KEY= /etc/exampleapp/env") for name in ("app1", "app2")}
+    assert len(keys) == 1
+
+
+def test_check_mode_is_clean_on_the_converged_fleet():
+    assert_check_mode_clean(os.path.join(SCENARIO, "converge.yml"), hosts=3)
+
+
+def podman(*args: str) -> None:
+    subprocess.run(["podman", *args], env=ENV, check=True, capture_output=True, timeout=180)
+
+
+def test_zz_requests_succeed_with_one_app_host_down(published, pebble_root):
+    podman("stop", "--time", "10", "fleet-app2")
+    try:
+        start = time.monotonic()
+        hosts = answering_hosts(published, pebble_root)
+        assert set(hosts) == {"app1"}, hosts
+        print(f"24 requests with app2 down: {time.monotonic() - start:.2f} s")
+    finally:
+        podman("start", "fleet-app2")
+    deadline = time.monotonic() + 120
+    while "app2" not in answering_hosts(published, pebble_root, 8):
+        assert time.monotonic() < deadline, "app2 did not come back after its container restarted"
+        time.sleep(2)

@@ -13,6 +13,7 @@ import socket
 import ssl
 import subprocess
 import time
+from http.cookies import SimpleCookie
 
 import pytest
 
@@ -128,15 +129,19 @@ def assert_fails_before_any_change(host, playbook: str, extra: dict, needle: str
     assert host.check_output(state) == before
 
 
-@pytest.fixture
-def pebble_root(host, tmp_path):
-    """Pebble's current root CA (it makes a new one whenever it starts), as a file on the controller."""
-    pem = host.check_output(
+def fetch_pebble_root(host) -> str:
+    """Pebble's current root CA as PEM (it makes a new one whenever it starts)."""
+    return host.check_output(
         "python3 -c \"import ssl, urllib.request; print(urllib.request.urlopen("
         "'https://127.0.0.1:15000/roots/0', context=ssl.create_default_context("
-        "cafile='/etc/pebble/ca.pem')).read().decode())\"")
+        "cafile='/etc/pebble/ca.pem')).read().decode())\"") + "\n"
+
+
+@pytest.fixture
+def pebble_root(host, tmp_path):
+    """Pebble's current root CA, as a file on the controller."""
     path = tmp_path / "pebble-root.pem"
-    path.write_text(pem + "\n")
+    path.write_text(fetch_pebble_root(host))
     return str(path)
 
 
@@ -157,11 +162,34 @@ def https_request(port: int, sni: str, path: str = "/", method: str = "GET", hea
     connection = http.client.HTTPSConnection("127.0.0.1", port, timeout=20, context=context)
     connection.sock = context.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=20),
                                           server_hostname=sni)
-    connection.request(method, path, body=body, headers={"Host": sni, **(headers or {})})
+    return _send(connection, method, path, body, {"Host": sni, **(headers or {})})
+
+
+def http_request(port: int, host_header: str, path: str = "/", method: str = "GET", headers: dict | None = None,
+                 body: str | None = None) -> http.client.HTTPResponse:
+    """One plain HTTP request to 127.0.0.1:port for the site `host_header`; .body holds the answer."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+    return _send(connection, method, path, body, {"Host": host_header, **(headers or {})})
+
+
+def _send(connection, method, path, body, headers) -> http.client.HTTPResponse:
+    connection.request(method, path, body=body, headers=headers)
     response = connection.getresponse()
     response.body = response.read()
     connection.close()
     return response
+
+
+def response_cookies(response) -> dict:
+    """The cookies a response sets, by name (http.cookies morsels: .value, ["secure"], ...)."""
+    jar = SimpleCookie()
+    for header in response.headers.get_all("Set-Cookie") or []:
+        jar.load(header)
+    return dict(jar.items())
+
+
+# ssh-audit's built-in hardening policy for each Debian release the roles support.
+SSH_AUDIT_POLICIES = {"12": "Hardened Debian 12 (version 3)", "13": "Hardened Debian 13 (version 1)"}
 
 
 def assert_mozilla_intermediate(port: int, sni: str, cafile: str) -> None:

@@ -1,7 +1,6 @@
 """site.yml on one host, seen as a user sees it: from the host, over 127.0.0.1
 (and at the container's own address for the firewall)."""
 
-import http.client
 import json
 import os
 import re
@@ -9,30 +8,21 @@ import socket
 import subprocess
 import time
 import uuid
-from http.cookies import SimpleCookie
 from urllib.parse import urlencode
 
 import pytest
 
-from conftest import (assert_check_mode_clean, assert_mozilla_intermediate, ephemeral, https_request,
-                      retry_penalised, ssh)
+from conftest import SSH_AUDIT_POLICIES, assert_check_mode_clean, assert_mozilla_intermediate, ephemeral
+from conftest import http_request, https_request, response_cookies as cookies, retry_penalised, ssh
 
 DOMAIN = "sandbox.test"
 APP = "exampleapp"
 MANAGE = f"/usr/local/bin/{APP}-manage"
 CONVERGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "converge.yml")
-SSH_POLICIES = {"12": "Hardened Debian 12 (version 3)", "13": "Hardened Debian 13 (version 1)"}
 
 
 def page(published, pebble_root, path="/", **kwargs):
     return https_request(published["https"], DOMAIN, path, cafile=pebble_root, **kwargs)
-
-
-def cookies(response) -> dict:
-    jar = SimpleCookie()
-    for header in response.headers.get_all("Set-Cookie") or []:
-        jar.load(header)
-    return dict(jar.items())
 
 
 def test_the_app_answers_over_https_with_a_chain_pebble_issued(host, published, pebble_root):
@@ -47,9 +37,7 @@ def test_the_app_answers_over_https_with_a_chain_pebble_issued(host, published, 
 
 
 def test_plain_http_redirects_to_https_keeping_path_and_query(published):
-    connection = http.client.HTTPConnection("127.0.0.1", published["http"], timeout=15)
-    connection.request("GET", "/guestbook/?page=2", headers={"Host": DOMAIN, "X-Forwarded-Proto": "https"})
-    response = connection.getresponse()
+    response = http_request(published["http"], DOMAIN, "/guestbook/?page=2", headers={"X-Forwarded-Proto": "https"})
     assert response.status == 301
     assert response.getheader("Location") == f"https://{DOMAIN}/guestbook/?page=2"
 
@@ -110,7 +98,7 @@ def test_ssh_audit_passes_the_platform_policy(host, published):
         # UFW's `limit` on the SSH port drops a source's seventh connection in
         # 30 s, which ends ssh-audit's DHEat rate test mid-probe; that test of
         # sshd alone runs in the ssh_hardening scenario, without UFW.
-        ["ssh-audit", "-n", "--skip-rate-test", "-p", str(published["ssh"]), "-P", SSH_POLICIES[major],
+        ["ssh-audit", "-n", "--skip-rate-test", "-p", str(published["ssh"]), "-P", SSH_AUDIT_POLICIES[major],
          "127.0.0.1"],
         capture_output=True, text=True, timeout=120, check=False))
     assert "Result: ✔ Passed" in result.stdout, result.stdout + result.stderr

@@ -2,9 +2,9 @@
 
 import http.client
 import json
-import socket
-import ssl
 import time
+
+from conftest import http_request, https_request
 
 DOMAIN = "app.test"
 APP = "exampleapp"
@@ -17,19 +17,8 @@ def request(port: int, path: str = "/", method: str = "GET", headers: dict | Non
             tls: bool = True) -> http.client.HTTPResponse:
     """One request to 127.0.0.1:port (HTTPS with SNI app.test; nginx's certificate is a placeholder)."""
     if tls:
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        connection = http.client.HTTPSConnection("127.0.0.1", port, timeout=20, context=context)
-        connection.sock = context.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=20),
-                                              server_hostname=DOMAIN)
-    else:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
-    connection.request(method, path, body=body, headers={"Host": DOMAIN, **(headers or {})})
-    response = connection.getresponse()
-    response.body = response.read()
-    connection.close()
-    return response
+        return https_request(port, DOMAIN, path, method, headers, body)
+    return http_request(port, DOMAIN, path, method, headers, body)
 
 
 def health(port: int) -> dict:

@@ -4,11 +4,11 @@ import json
 import re
 import shlex
 import uuid
-from http.cookies import SimpleCookie
 from urllib.parse import urlencode
 
 import pytest
 
+from conftest import response_cookies as cookies
 from helpers import APP, BASE, DOMAIN, MANAGE, SERVICE, health, request
 
 
@@ -53,13 +53,6 @@ def test_static_files_are_served_by_nginx(host, published):
     assert host.run(f"runuser -u {APP} -- sh -c 'umask 027; mkdir -p {BASE}/media/t/u && echo x > {BASE}/media/t/u/f'"
                     ).rc == 0
     assert host.run(f"runuser -u www-data -- cat {BASE}/media/t/u/f").rc == 0
-
-
-def cookies(response) -> dict:
-    jar = SimpleCookie()
-    for header in response.headers.get_all("Set-Cookie") or []:
-        jar.load(header)
-    return {name: morsel for name, morsel in jar.items()}
 
 
 def test_login_form_and_csrf_over_https(host, published):

@@ -8,7 +8,6 @@ Tests that change the converged state run last (test_zz_*).
 
 import http.client
 import json
-import os
 import re
 import socket
 import ssl
@@ -19,7 +18,7 @@ import uuid
 import pytest
 
 from conftest import (assert_check_mode_clean, assert_fails_before_any_change, assert_mozilla_intermediate,
-                      run_playbook, tls_context)
+                      fetch_pebble_root, http_request, https_request, run_playbook, tls_context)
 
 DOMAIN = "site.test"
 TLS_DIR = f"/etc/nginx/tls/{DOMAIN}"
@@ -30,23 +29,11 @@ ECHO_LOG = "/var/log/echo-backend.log"
 def https(port: int, path: str = "/", headers: dict | None = None, cafile: str | None = None,
           sni: str = DOMAIN, method: str = "GET") -> http.client.HTTPResponse:
     """One HTTPS request to 127.0.0.1:port with the given SNI; Host defaults to it."""
-    connection = http.client.HTTPSConnection("127.0.0.1", port, timeout=15, context=tls_context(cafile))
-    connection.sock = tls_context(cafile).wrap_socket(
-        socket.create_connection(("127.0.0.1", port), timeout=15), server_hostname=sni)
-    connection.request(method, path, headers={"Host": sni, **(headers or {})})
-    response = connection.getresponse()
-    response.body = response.read()
-    connection.close()
-    return response
+    return https_request(port, sni, path, method, headers, cafile=cafile)
 
 
 def http_plain(port: int, path: str = "/", headers: dict | None = None) -> http.client.HTTPResponse:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
-    connection.request("GET", path, headers={"Host": DOMAIN, **(headers or {})})
-    response = connection.getresponse()
-    response.body = response.read()
-    connection.close()
-    return response
+    return http_request(port, DOMAIN, path, headers=headers)
 
 
 def served_certificate(port: int, cafile: str | None = None) -> dict:
@@ -266,12 +253,8 @@ def test_zz_acme_outage_fails_clearly_keeps_serving_and_recovers(host, published
         time.sleep(1)
     result = run_playbook(CONVERGE, "--limit", name, "-e", expanded)
     assert result.returncode == 0, result.stdout[-3000:]
-    root = host.check_output(
-        "python3 -c \"import ssl, urllib.request; print(urllib.request.urlopen("
-        "'https://127.0.0.1:15000/roots/0', context=ssl.create_default_context("
-        "cafile='/etc/pebble/ca.pem')).read().decode())\"")
     with open(pebble_root, "w", encoding="utf-8") as handle:
-        handle.write(root + "\n")
+        handle.write(fetch_pebble_root(host))
     cert = served_certificate(published["https"], cafile=pebble_root)
     assert cert["names"] == sorted([DOMAIN, f"www.{DOMAIN}"])
     again = run_playbook(CONVERGE, "--limit", name, "-e", expanded)

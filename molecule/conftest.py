@@ -89,12 +89,18 @@ def ssh(port: int, user: str, key: str | None, command: str = "true", *options: 
 # UFW guards SSH, its `limit` rule rejects a source's further connections for
 # 30 s after six, which the client sees as refused (or, dropped on the way, a
 # timeout): waited out the same way. No test asks ssh() for a refused port.
+# UFW's limit records every new connection to the SSH port, and a refused one
+# twice (its --set and --update rules both add a timestamp); six within 30 s
+# mean refusal. Retrying every 10 s therefore keeps a source locked out for
+# good (3 x 2 + 1 >= 6): retries wait 20 s, so at most one earlier retry is
+# in the window and the earlier burst ages out.
+LIMIT_PAUSE = 20.0
 PENALISED = ("Not allowed at this time", "Connection reset by peer", "did not receive banner",
              "kex_exchange_identification", "Connection refused", "Connection timed out",
              "timed out during banner exchange")
 
 
-def retry_penalised(attempt, tries: int = 5, pause: float = 15.0):
+def retry_penalised(attempt, tries: int = 5, pause: float = LIMIT_PAUSE):
     """Run attempt() until its output shows no source penalty (bounded)."""
     for _ in range(tries - 1):
         result = attempt()

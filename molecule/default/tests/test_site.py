@@ -12,8 +12,9 @@ from urllib.parse import urlencode
 
 import pytest
 
-from conftest import SSH_AUDIT_POLICIES, assert_check_mode_clean, assert_mozilla_intermediate, ephemeral
-from conftest import http_request, https_request, response_cookies as cookies, retry_penalised, ssh
+from conftest import (LIMIT_PAUSE, SSH_AUDIT_POLICIES, assert_check_mode_clean, assert_mozilla_intermediate,
+                      ephemeral, http_request, https_request, retry_penalised, ssh)
+from conftest import response_cookies as cookies
 
 DOMAIN = "sandbox.test"
 APP = "exampleapp"
@@ -120,7 +121,7 @@ def reachable(address: str, port: int, tries: int = 1) -> bool:
                 return True
         except OSError:
             if attempt < tries - 1:
-                time.sleep(10)
+                time.sleep(LIMIT_PAUSE)
     return False
 
 
@@ -137,7 +138,7 @@ def test_only_ssh_and_web_ports_are_reachable_from_outside(host):
     for port in sorted(listening):
         expected = port in (22, 80, 443)
         # Patience only where an answer is expected: earlier SSH tests may have
-        # used up this source's UFW `limit` allowance for the next 30 s.
+        # used up this source's UFW `limit` allowance (see LIMIT_PAUSE).
         assert reachable(address, port, tries=5 if expected else 1) == expected, port
 
 

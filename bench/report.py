@@ -137,6 +137,12 @@ def ok_run(values, name):
     return values.get(f"{name}.rc", "0") == "0"
 
 
+def cpu(values, name):
+    """The machine's CPU busy during a run, as text: ", CPU 87% of 2 cores"."""
+    value = values.get(f"{name}.cpu")
+    return f", CPU {value}% of {values.get('cores', '?')} cores" if value else ""
+
+
 def task_counts(playbook):
     """Tasks in the profile (unique tasks started) and the summed recap counts."""
     totals = {}
@@ -149,6 +155,23 @@ def task_counts(playbook):
 def mean(items):
     items = [x for x in items if x is not None]
     return sum(items) / len(items) if items else None
+
+
+def cost_rows(values, run):
+    """Where one task's time goes: per item of bench/costs.yml's three loops."""
+    items = int(values.get("costs.items", "0") or 0)
+    book = parse_playbook(run / "costs.log")
+    if not items or not book or not ok_run(values, "costs"):
+        return []
+    per = {name: secs / items * 1000 for name, secs in book["tasks"]}
+    raw = per.get("Cost of an SSH round trip (raw, no Python)")
+    module = per.get("Cost of a Python module (ping)")
+    become = per.get("Cost of a Python module with become (ping, sudo)")
+    if None in (raw, module, become):
+        return []
+    return [("2", f"One task's cost, {items} items each: raw command over SSH / Python module / module with become",
+             f"{raw:.0f} / {module:.0f} / {become:.0f} ms per item",
+             "python3 + AnsiballZ start per module run: module − raw", f"{module / raw:.1f}× raw", "—", "—")]
 
 
 def build(run):
@@ -178,14 +201,17 @@ def build(run):
         note = (f"{ntasks} tasks; ok {totals.get('ok', 0)}, changed {totals.get('changed', 0)}, "
                 f"skipped {totals.get('skipped', 0)}") + ("" if ok_run(values, "rerun") else ", FAILED")
         good = ok_run(values, "rerun") and totals.get("changed", 0) == 0
-        rows.append(("2", "Idempotent re-run of site.yml, 1 host", f"{rerun:.1f} s ({note})", "—", "—",
+        rows.append(("2", "Idempotent re-run of site.yml, 1 host", f"{rerun:.1f} s ({note}{cpu(values, 'rerun')})",
+                     "—", "—",
                      f"< {TARGETS['rerun_seconds']:.0f} s, changed 0",
                      met(good and rerun < TARGETS["rerun_seconds"])))
         noop, noop_tasks = seconds(values, "noop"), int(values.get("noop.tasks", "0") or 0)
         if noop is not None and noop_tasks and ok_run(values, "noop"):
             rows.append(("2", f"Per-task floor, right after: {noop_tasks} trivial tasks (ping, become) on the same host",
-                         f"{noop:.1f} s ({noop / noop_tasks:.2f} s/task)", f"the re-run: {rerun:.1f} s",
+                         f"{noop:.1f} s ({noop / noop_tasks:.2f} s/task{cpu(values, 'noop')})",
+                         f"the re-run: {rerun:.1f} s",
                          fmt_ratio(ratio(rerun, noop)), "—", "—"))
+        rows += cost_rows(values, run)
         extra.append(("Idempotent re-run: time per role (profile_roles)", book["roles"]))
         extra.append(("Idempotent re-run: slowest tasks (profile_tasks)", book["tasks"][:15]))
 
@@ -199,11 +225,23 @@ def build(run):
         settled = seconds(values, "fleet-settle")
         settle = "" if settled is None else f" (the untimed settling run of the same 4 hosts: {settled:.1f} s)"
         rows.append(("3", "Fleet re-run, 4 hosts (each web + app)",
-                     f"{four:.1f} s (changed {totals.get('changed', 0)}{'' if ok else ', FAILED'})",
-                     f"1 host, just before: {one:.1f} s" + settle, fmt_ratio(r), f"< {TARGETS['fleet_ratio']}×",
+                     f"{four:.1f} s (changed {totals.get('changed', 0)}{'' if ok else ', FAILED'}"
+                     f"{cpu(values, 'fleet4')})",
+                     f"1 host, just before: {one:.1f} s{cpu(values, 'fleet1')}" + settle, fmt_ratio(r), f"< {TARGETS['fleet_ratio']}×",
                      met(ok and r is not None and r < TARGETS["fleet_ratio"])))
         extra.append(("Fleet re-run (4 hosts): time per role (profile_roles)", book4["roles"]))
         extra.append(("Fleet re-run (4 hosts): slowest tasks (profile_tasks)", book4["tasks"][:10]))
+
+    # Optional: the re-run under Mitogen, beside a plain one.
+    plain, mito = seconds(values, "mitogen-plain"), seconds(values, "mitogen")
+    if plain is not None and mito is not None:
+        _, totals = task_counts(parse_playbook(run / "mitogen.log"))
+        ok = ok_run(values, "mitogen") and ok_run(values, "mitogen-plain")
+        rows.append(("2", "Re-run under Mitogen's strategy (measured, not adopted)",
+                     f"{mito:.1f} s (changed {totals.get('changed', 0)}{'' if ok else ', FAILED'}; "
+                     f"{values.get('mitogen.logins.mitogen', '?')} SSH logins)",
+                     f"plain re-run, just before: {plain:.1f} s ({values.get('mitogen.logins.plain', '?')} SSH logins)",
+                     fmt_ratio(ratio(mito, plain)), "—", "—"))
 
     # 4. Served stack.
     proxies = [parse_wrk(run / f"served-proxy{s}.txt") for s in ("", "2")]

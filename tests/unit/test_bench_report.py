@@ -1,0 +1,76 @@
+"""bench/report.py turns a bin/bench run directory into the results table.
+
+The logs here have the shape ansible.posix's profile_tasks callback and
+bin/bench's values.tsv give them; the numbers are chosen so each row's
+arithmetic can be checked by hand.
+"""
+
+import importlib.util
+import pathlib
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+SPEC = importlib.util.spec_from_file_location("bench_report", ROOT / "bench" / "report.py")
+report = importlib.util.module_from_spec(SPEC)
+SPEC.loader.exec_module(report)
+
+RECAP = """
+PLAY RECAP *********************************************************************
+bench-host                 : ok={ok}   changed={changed}    unreachable=0    failed=0    skipped=0    rescued=0    ignored=0
+
+TASKS RECAP ********************************************************************
+Monday 23 November 2026  13:05:42 +0000 (0:00:05.245)       0:00:14.713 *******
+===============================================================================
+{tasks}
+"""
+
+
+def playbook_log(tasks, ok=60, changed=0):
+    lines = "\n".join(f"{name} {'-' * (70 - len(name))} {secs:.2f}s" for name, secs in tasks)
+    return RECAP.format(ok=ok, changed=changed, tasks=lines)
+
+
+def write_run(tmp_path, values, logs):
+    (tmp_path / "values.tsv").write_text("".join(f"{k}\t{v}\n" for k, v in values.items()))
+    for name, text in logs.items():
+        (tmp_path / f"{name}.log").write_text(text)
+    return tmp_path
+
+
+def rows(text):
+    return [line for line in text.splitlines() if line.startswith("| ")]
+
+
+def test_task_cost_split_is_per_item(tmp_path):
+    costs = playbook_log([
+        ("Cost of a Python module with become (ping, sudo)", 5.20),
+        ("Cost of a Python module (ping)", 5.00),
+        ("Cost of an SSH round trip (raw, no Python)", 0.80),
+    ])
+    run = write_run(tmp_path, {"cores": "2", "rerun.seconds": "40.0", "rerun.rc": "0", "rerun.cpu": "53",
+                               "costs.items": "20", "costs.seconds": "12.0", "costs.rc": "0"},
+                    {"rerun": playbook_log([("ufw : Install UFW", 1.0)]), "costs": costs})
+    text = report.build(run)
+    cost = next(row for row in rows(text) if "One task's cost" in row)
+    assert "40 / 250 / 260 ms per item" in cost
+    assert "6.2× raw" in cost
+    rerun = next(row for row in rows(text) if "Idempotent re-run" in row)
+    assert "CPU 53% of 2 cores" in rerun
+
+
+def test_cost_split_is_left_out_when_its_run_failed(tmp_path):
+    costs = playbook_log([("Cost of a Python module (ping)", 5.00)])
+    run = write_run(tmp_path, {"rerun.seconds": "40.0", "rerun.rc": "0",
+                               "costs.items": "20", "costs.rc": "2"},
+                    {"rerun": playbook_log([("ufw : Install UFW", 1.0)]), "costs": costs})
+    assert "One task's cost" not in report.build(run)
+
+
+def test_mitogen_row_reports_ratio_and_logins(tmp_path):
+    run = write_run(tmp_path, {"mitogen-plain.seconds": "40.0", "mitogen-plain.rc": "0",
+                               "mitogen.seconds": "20.0", "mitogen.rc": "0",
+                               "mitogen.logins.plain": "2", "mitogen.logins.mitogen": "5"},
+                    {"mitogen": playbook_log([("ufw : Install UFW", 0.2)], changed=1)})
+    row = next(row for row in rows(report.build(run)) if "Mitogen" in row)
+    assert "20.0 s (changed 1; 5 SSH logins)" in row
+    assert "40.0 s (2 SSH logins)" in row
+    assert "0.50×" in row

@@ -74,3 +74,31 @@ def test_mitogen_row_reports_ratio_and_logins(tmp_path):
     assert "20.0 s (changed 1; 5 SSH logins)" in row
     assert "40.0 s (2 SSH logins)" in row
     assert "0.50×" in row
+
+
+WRK = """Running 10s test @ https://sandbox.test/
+  2 threads and 10 connections
+  Latency Distribution
+     50%    6.30ms
+     75%    9.30ms
+     90%   17.66ms
+     99%   {p99}
+  {requests} requests in 10.04s, 12.87MB read
+Requests/sec:   {rps}
+Transfer/sec:      1.28MB
+"""
+
+
+def test_served_rows_take_each_paths_median(tmp_path):
+    runs = {"served-proxy": ("220.62ms", 1308), "served-proxy2": ("32.42ms", 1301), "served-proxy3": ("30.00ms", 1290),
+            "served-direct": ("31.21ms", 1411), "served-direct2": ("16.24ms", 1480), "served-direct3": ("20.00ms", 1400)}
+    for name, (p99, rps) in runs.items():
+        (tmp_path / f"{name}.txt").write_text(WRK.format(p99=p99, rps=rps, requests=rps * 10))
+    run = write_run(tmp_path, {"served.workers.proxy": "5", "served.workers.direct": "5"}, {})
+    served = [row for row in rows(report.build(run)) if row.startswith("| 4 ")]
+    throughput, latency = served[0], served[1]
+    assert "1301 req/s" in throughput and "1411 req/s" in throughput
+    assert "0.92×" in throughput
+    # Medians 32.4 vs 20.0 ms: the stalled 220 ms run is listed but does not decide.
+    assert "32.4 ms (runs proxy/direct: 221/31, 32/16, 30/20)" in latency
+    assert "1.62×" in latency and "**no**" in latency

@@ -218,6 +218,17 @@ def build(run):
         extra.append(("Idempotent re-run: time per role (profile_roles)", book["roles"]))
         extra.append(("Idempotent re-run: slowest tasks (profile_tasks)", book["tasks"][:15]))
 
+    # Optional: the re-run under Mitogen, beside a plain one.
+    plain, mito = seconds(values, "mitogen-plain"), seconds(values, "mitogen")
+    if plain is not None and mito is not None:
+        _, totals = task_counts(parse_playbook(run / "mitogen.log"))
+        ok = ok_run(values, "mitogen") and ok_run(values, "mitogen-plain")
+        rows.append(("2", "Re-run under Mitogen's strategy (measured, not adopted)",
+                     f"{mito:.1f} s (changed {totals.get('changed', 0)}{'' if ok else ', FAILED'}; "
+                     f"{values.get('mitogen.logins.mitogen', '?')} SSH logins)",
+                     f"plain re-run, just before: {plain:.1f} s ({values.get('mitogen.logins.plain', '?')} SSH logins)",
+                     fmt_ratio(ratio(mito, plain)), "—", "—"))
+
     # 3. Fleet re-run.
     one, four = seconds(values, "fleet1"), seconds(values, "fleet4")
     if one is not None and four is not None:
@@ -234,17 +245,6 @@ def build(run):
                      met(ok and r is not None and r < TARGETS["fleet_ratio"])))
         extra.append(("Fleet re-run (4 hosts): time per role (profile_roles)", book4["roles"]))
         extra.append(("Fleet re-run (4 hosts): slowest tasks (profile_tasks)", book4["tasks"][:10]))
-
-    # Optional: the re-run under Mitogen, beside a plain one.
-    plain, mito = seconds(values, "mitogen-plain"), seconds(values, "mitogen")
-    if plain is not None and mito is not None:
-        _, totals = task_counts(parse_playbook(run / "mitogen.log"))
-        ok = ok_run(values, "mitogen") and ok_run(values, "mitogen-plain")
-        rows.append(("2", "Re-run under Mitogen's strategy (measured, not adopted)",
-                     f"{mito:.1f} s (changed {totals.get('changed', 0)}{'' if ok else ', FAILED'}; "
-                     f"{values.get('mitogen.logins.mitogen', '?')} SSH logins)",
-                     f"plain re-run, just before: {plain:.1f} s ({values.get('mitogen.logins.plain', '?')} SSH logins)",
-                     fmt_ratio(ratio(mito, plain)), "—", "—"))
 
     # 4. Served stack.
     proxies = [parse_wrk(run / f"served-proxy{s}.txt") for s in ("", "2", "3")]

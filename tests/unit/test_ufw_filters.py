@@ -95,3 +95,39 @@ def test_only_undeclared_managed_rules_are_stale():
     # A marker that is only a prefix of another word does not count.
     assert ufw.ufw_stale_rules([{"rule": "allow", "proto": "tcp", "port": "1", "from": "any",
                                  "comment": "managed:ufw-roles"}], declared, MARKER) == []
+
+
+def test_parse_takes_the_probes_lines_as_well_as_text():
+    assert ufw.ufw_parse_user_rules(USER_RULES.splitlines()) == ufw.ufw_parse_user_rules(USER_RULES)
+
+
+def _tuple(action, port, source, comment, proto="tcp"):
+    anywhere = "::/0" if ":" in source else "0.0.0.0/0"
+    return f"### tuple ### {action} {proto} {port} {anywhere} any {source} in comment={comment.encode().hex()}"
+
+
+def test_missing_rules_are_those_not_held_exactly_in_every_file_they_belong_in():
+    settings = {"ssh_port": 22, "web_ports_open": True, "web_ports": [80],
+                "app_port_open": True, "app_port": 8000, "app_allowed_sources": ["192.0.2.7", "2001:db8::7"],
+                "rules": []}
+    declared = ufw.ufw_declared_rules(settings, MARKER)
+    v4 = [_tuple("limit", 22, "0.0.0.0/0", "managed:ufw-role ssh"),
+          _tuple("allow", 80, "0.0.0.0/0", "managed:ufw-role web"),
+          _tuple("allow", 8000, "192.0.2.7", "managed:ufw-role app")]
+    v6 = [_tuple("limit", 22, "::/0", "managed:ufw-role ssh"),
+          _tuple("allow", 80, "::/0", "managed:ufw-role web"),
+          _tuple("allow", 8000, "2001:db8::7", "managed:ufw-role app")]
+    # Everything in place: nothing goes through the module.
+    assert ufw.ufw_missing_rules(declared, v4, v6, True) == []
+    # An `any` rule needs its IPv6 copy only while UFW handles IPv6.
+    v6_without_web = [line for line in v6 if " 80 " not in line]
+    assert [r["port"] for r in ufw.ufw_missing_rules(declared, v4, v6_without_web, True)] == ["80"]
+    assert ufw.ufw_missing_rules(declared, v4, v6_without_web, False) == []
+    # A source's rule lives in its own family's file only.
+    assert [r["from"] for r in ufw.ufw_missing_rules(declared, v4, v6[:2], True)] == ["2001:db8::7"]
+    assert [r["from"] for r in ufw.ufw_missing_rules(declared, v4[:2], v6, True)] == ["192.0.2.7"]
+    # Same rule with another comment: the module must run to put the marker back.
+    v4_other_comment = [v4[0].replace("comment=", "comment=" + "x".encode().hex())] + v4[1:]
+    assert [r["port"] for r in ufw.ufw_missing_rules(declared, v4_other_comment, v6, True)] == ["22"]
+    # Nothing held yet (a fresh host, or check mode before UFW is installed).
+    assert ufw.ufw_missing_rules(declared, [], [], True) == declared

@@ -154,13 +154,14 @@ def rule_key(rule):
 
 
 def ufw_parse_user_rules(text):
-    """Simple incoming rules from user.rules/user6.rules text (others are skipped).
+    """Simple incoming rules from user.rules/user6.rules text or lines (others are skipped).
 
     Returns dicts {rule, proto, port, from, comment}; v4 and v6 copies of an
     `any` rule collapse into one.
     """
     rules, seen = [], set()
-    for line in str(text).splitlines():
+    lines = text if isinstance(text, (list, tuple)) else str(text).splitlines()
+    for line in lines:
         match = TUPLE_RE.match(line.strip())
         if not match:
             continue
@@ -194,6 +195,24 @@ def ufw_stale_rules(current, declared, marker):
             and rule_key(rule) not in wanted]
 
 
+def ufw_missing_rules(declared, v4_lines, v6_lines, ipv6=True):
+    """Declared rules UFW does not yet hold exactly (same key and comment) in
+    every rule file they belong in: user.rules for IPv4 and `any` sources,
+    user6.rules for IPv6 sources and, when UFW handles IPv6, `any` sources.
+    """
+    held_v4 = {(rule_key(rule), rule["comment"]) for rule in ufw_parse_user_rules(v4_lines)}
+    held_v6 = {(rule_key(rule), rule["comment"]) for rule in ufw_parse_user_rules(v6_lines)}
+    missing = []
+    for rule in declared:
+        if rule["from"] == "any":
+            files = [held_v4, held_v6] if ipv6 else [held_v4]
+        else:
+            files = [held_v6] if ipaddress.ip_network(rule["from"], strict=False).version == 6 else [held_v4]
+        if not all((rule_key(rule), rule["comment"]) in held for held in files):
+            missing.append(rule)
+    return missing
+
+
 class FilterModule:
     """Filters of the ufw role."""
 
@@ -205,4 +224,5 @@ class FilterModule:
             "ufw_declared_rules": ufw_declared_rules,
             "ufw_parse_user_rules": ufw_parse_user_rules,
             "ufw_stale_rules": ufw_stale_rules,
+            "ufw_missing_rules": ufw_missing_rules,
         }

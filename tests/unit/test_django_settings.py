@@ -39,6 +39,8 @@ def role_vars(tmp: Path, **overrides) -> dict:
         django_app_log_dir=str(tmp / "log"),
     )
     values.update(overrides)
+    # Evaluated inside a task only (it needs the task's django_app_file and the host's state).
+    values.pop("django_app_file_in_place")
     for _ in range(3):  # defaults that refer to other defaults
         templar = Templar(loader=DataLoader(), variables=values)
         values = {key: templar.template(trust_as_template(value)) if isinstance(value, str) else value

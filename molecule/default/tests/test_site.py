@@ -4,6 +4,7 @@
 import json
 import os
 import re
+import shlex
 import socket
 import subprocess
 import time
@@ -13,7 +14,8 @@ from urllib.parse import urlencode
 import pytest
 
 from conftest import (LIMIT_PAUSE, SSH_AUDIT_POLICIES, assert_check_mode_clean, assert_mozilla_intermediate,
-                      ephemeral, http_request, https_request, retry_penalised, ssh)
+                      changed_tasks, ephemeral, http_request, https_request, recap_changes, retry_penalised,
+                      run_playbook, run_playbook_check, ssh)
 from conftest import response_cookies as cookies
 
 DOMAIN = "sandbox.test"
@@ -144,3 +146,55 @@ def test_only_ssh_and_web_ports_are_reachable_from_outside(host):
 
 def test_check_mode_is_clean_on_the_converged_hosts():
     assert_check_mode_clean(CONVERGE, hosts=2)
+
+
+# Each role reads the host's state in one raw command and skips what is
+# already in place; drift must still be seen and put right, through the
+# same modules (and validation) as before. Last in the file: it changes the
+# hosts (and puts them back).
+DRIFT = {
+    "sshd_config edited": ("echo '# drift' >> /etc/ssh/sshd_config",
+                           "! grep -q '^# drift' /etc/ssh/sshd_config",
+                           "ssh_hardening : Write sshd_config"),
+    "sudoers mode": ("chmod 0644 /etc/sudoers.d/ssh-hardening-deploy",
+                     "test $(stat -c %a /etc/sudoers.d/ssh-hardening-deploy) = 440",
+                     "ssh_hardening : Grant sudo rights"),
+    "DSA host key back": ("touch /etc/ssh/ssh_host_dsa_key",
+                          "test ! -e /etc/ssh/ssh_host_dsa_key",
+                          "ssh_hardening : Remove DSA and ECDSA host keys"),
+    "web rule deleted": ("ufw delete allow 80/tcp",
+                         "ufw status | grep -Eq '^80/tcp +ALLOW.*managed:ufw-role web'",
+                         "ufw : Add the declared rules"),
+    "forward policy": ("sed -i 's/^DEFAULT_FORWARD_POLICY=.*/DEFAULT_FORWARD_POLICY=\"ACCEPT\"/' /etc/default/ufw",
+                       "grep -qx 'DEFAULT_FORWARD_POLICY=\"DROP\"' /etc/default/ufw",
+                       "ufw : Set the default policies"),
+    "nginx.conf edited": ("echo '# drift' >> /etc/nginx/nginx.conf",
+                          "! grep -q '^# drift' /etc/nginx/nginx.conf",
+                          "nginx : Write the snippets, nginx.conf"),
+    "default site back": ("ln -s /etc/nginx/sites-available/default /etc/nginx/sites-enabled/default",
+                          "test ! -e /etc/nginx/sites-enabled/default",
+                          "nginx : Remove Debian's default site"),
+    "env file mode": (f"chmod 0644 /etc/{APP}/env",
+                      f"test $(stat -c %a /etc/{APP}/env) = 640",
+                      "django_app : Write the environment file"),
+    "renewal timer off": ("systemctl disable --now certbot.timer",
+                          "systemctl is-enabled certbot.timer && systemctl is-active certbot.timer",
+                          "certbot : Enable Debian's renewal timer"),
+}
+
+
+def test_drift_is_put_right_by_the_next_run(host):
+    for drift, _, _ in DRIFT.values():
+        host.run_expect([0], f"sh -c {shlex.quote(drift)}")
+    for name, (_, repaired, _) in DRIFT.items():
+        assert host.run(f"sh -c {shlex.quote(repaired)}").rc != 0, f"{name}: drift not made"
+    name = host.backend.get_hostname()
+    result = run_playbook(CONVERGE, "--limit", name)
+    assert result.returncode == 0, result.stdout[-3000:]
+    changed = changed_tasks(result.stdout)
+    for what, (_, repaired, task) in DRIFT.items():
+        assert host.run(f"sh -c {shlex.quote(repaired)}").rc == 0, what
+        assert f"TASK [{task}" in changed, f"{what}: {task} did not report the change"
+    # Put right means nothing left to do.
+    check = run_playbook_check(CONVERGE, "--limit", name)
+    assert check.returncode == 0 and recap_changes(check.stdout) == {name: 0}, changed_tasks(check.stdout)

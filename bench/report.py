@@ -13,6 +13,10 @@ import re
 import sys
 from pathlib import Path
 
+# bench/ is a folder of scripts, not a package: its sibling module by path.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pyspy_summary import summarise  # noqa: E402
+
 TARGETS = {
     "converge_ratio": 1.5,  # fresh converge within 1.5x the floor
     "rerun_seconds": 15.0,  # idempotent one-host re-run under 15 s
@@ -229,6 +233,17 @@ def build(run):
                      f"plain re-run, just before: {plain:.1f} s ({values.get('mitogen.logins.plain', '?')} SSH logins)",
                      fmt_ratio(ratio(mito, plain)), "—", "—"))
 
+    # Optional: the re-run under py-spy (bin/bench profile), the controller's side.
+    raw = run / "profile.raw"
+    if raw.exists() and seconds(values, "profile") is not None:
+        rate = int(values.get("profile.rate", "100") or 100)
+        prof = summarise(raw, rate)
+        rows.append(("2", "Re-run under py-spy (the controller's processes; sampling slows it)",
+                     f"{seconds(values, 'profile'):.1f} s: main process {prof['main_busy']:.1f} s busy, "
+                     f"{prof['main_idle']:.1f} s waiting; workers {prof['worker_busy']:.1f} s busy",
+                     f"{rate} samples/s", "—", "—", "—"))
+        extra.append(("Re-run under py-spy: the controller's busy time, by where it went", prof["categories"]))
+
     # 3. Fleet re-run.
     one, four = seconds(values, "fleet1"), seconds(values, "fleet4")
     if one is not None and four is not None:
@@ -318,7 +333,7 @@ def build(run):
             continue
         out.append(f"## {title}")
         out.append("")
-        out.append("| Seconds | Task / role |")
+        out.append("| Seconds | " + ("Where" if title.startswith("Re-run under py-spy") else "Task / role") + " |")
         out.append("|---:|---|")
         out += [f"| {secs:.2f} | {name.replace('|', '/')} |" for name, secs in items]
         out.append("")

@@ -102,3 +102,36 @@ def test_served_rows_take_each_paths_median(tmp_path):
     # Medians 32.4 vs 20.0 ms: the stalled 220 ms run is listed but does not decide.
     assert "32.4 ms (runs proxy/direct: 221/31, 32/16, 30/20)" in latency
     assert "1.62×" in latency and "**no**" in latency
+
+
+def test_pyspy_profile_splits_the_controllers_time(tmp_path):
+    main = "process 7:\"ansible-playbook\";<module> (ansible-playbook:6);CLI.cli_executor (cli/__init__.py:660)"
+    strategy = main + ";StrategyModule.run (strategy/linear.py:220)"
+    worker = strategy + (";StrategyBase._queue_task (strategy/__init__.py:400);Popen._launch (popen_fork.py:71)"
+                         ";BaseProcess._bootstrap (process.py:314);WorkerProcess._run (worker.py:200)")
+    raw = "\n".join([
+        main + ";PlaybookCLI.run (cli/playbook.py:100);Loader.load (yaml.py:1) 30",  # start-up
+        strategy + ";StrategyBase._wait_on_pending_results (strategy/__init__.py:796) 400",  # waiting
+        strategy + ";StrategyBase._queue_task (strategy/__init__.py:400);Popen._launch (popen_fork.py:66) 20",
+        worker + ";modify_module (module_common.py:1);recursive_finder (module_common.py:756)"
+                 ";_compile_module_ast (module_common.py:851) 150",
+        worker + ";TemplateEngine.template (_engine.py:1) 50",
+        worker + ";Connection._recv (connection.py:395) 900",  # a worker waiting for the host
+        "process 7:\"python3\";<module> (AnsiballZ_stat.py:1);_ansiballz_main (AnsiballZ_stat.py:2) 10",
+    ]) + "\n"
+    (tmp_path / "profile.raw").write_text(raw)
+    prof = report.summarise(tmp_path / "profile.raw", 100)
+    assert (prof["main_busy"], prof["main_idle"]) == (0.5, 4.0)
+    assert prof["worker_busy"] == 2.1  # payload building, templating and the local module; waits left out
+    where = dict(prof["categories"])
+    assert where["building module payloads (AnsiballZ scans module_utils' source, once per module per run)"] == 1.5
+    assert where["templating (Jinja)"] == 0.5
+    assert where["forking a worker process per task and host"] == 0.2
+    assert where["modules run on the controller itself (delegate_to: localhost)"] == 0.1
+    assert where["start-up: imports, inventory, parsing the playbooks and roles"] == 0.3
+
+    run = write_run(tmp_path, {"profile.seconds": "12.0", "profile.rc": "0", "profile.rate": "100"}, {})
+    text = report.build(run)
+    row = next(r for r in rows(text) if "py-spy" in r)
+    assert "main process 0.5 s busy, 4.0 s waiting; workers 2.1 s busy" in row
+    assert "| 1.50 | building module payloads" in text

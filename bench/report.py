@@ -240,7 +240,8 @@ def build(run):
         prof = summarise(raw, rate)
         rows.append(("2", "Re-run under py-spy (the controller's processes; sampling slows it)",
                      f"{seconds(values, 'profile'):.1f} s: main process {prof['main_busy']:.1f} s busy, "
-                     f"{prof['main_idle']:.1f} s waiting; workers {prof['worker_busy']:.1f} s busy",
+                     f"{prof['main_idle']:.1f} s waiting; workers {prof['worker_busy']:.1f} s busy"
+                     + ("" if ok_run(values, "profile") else ", FAILED"),
                      f"{rate} samples/s", "—", "—", "—"))
         extra.append(("Re-run under py-spy: the controller's busy time, by where it went", prof["categories"]))
 

@@ -135,3 +135,6 @@ def test_pyspy_profile_splits_the_controllers_time(tmp_path):
     row = next(r for r in rows(text) if "py-spy" in r)
     assert "main process 0.5 s busy, 4.0 s waiting; workers 2.1 s busy" in row
     assert "| 1.50 | building module payloads" in text
+    # py-spy exits 0 whatever the playbook did; bin/bench records the recap's verdict after it.
+    (run / "values.tsv").write_text("profile.seconds\t1.2\nprofile.rc\t0\nprofile.rate\t100\nprofile.rc\t1\n")
+    assert "FAILED" in next(r for r in rows(report.build(run)) if "py-spy" in r)

@@ -1,0 +1,281 @@
+# Copyright: the hardening.stack authors. GPL-3.0-or-later.
+"""One read of a host's state, and the comparison that decides what differs.
+
+A role declares what it manages once, as a table of items (files from a
+template, a file or inline content, directories, links, absent paths). The
+``host_state`` action reads every item's path, the packages and units the role
+asks about, and any extra read-only commands, in ONE shell round trip (a
+module run costs a Python start on the host, about 0.2 s). The ``managed``
+action then compares each item with what the role would write, on the
+controller, and runs the real module (with its validate, diff and check mode)
+only for the items that differ.
+
+This module is pure Python (no Ansible imports) so that it is unit-tested on
+its own: building the probe script, parsing its output, checking a table and
+comparing an item with what was observed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shlex
+import stat
+
+# The kinds of item a table may hold, by the key that names the source.
+FILE_SOURCES = ("template", "copy", "content")
+STATES = ("file", "directory", "link", "absent")
+_MODE = re.compile(r"^0?[0-7]{3,4}$")
+_NAME = re.compile(r"^[A-Za-z0-9_.@:+-]+$")
+_COMMAND_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ITEM_KEYS = {
+    "concern", "path", "state", "template", "copy", "content", "src", "owner",
+    "mode", "validate", "backup", "vars", "when", "group",
+}
+
+
+class TableError(ValueError):
+    """A managed-item table that cannot be applied; the message names the item."""
+
+
+def item_state(item):
+    """The state an item asks for: file, directory, link or absent."""
+    if any(key in item for key in FILE_SOURCES):
+        return "file"
+    return item.get("state", "file")
+
+
+def normalize_mode(mode):
+    """'644', '0644' or 0o644 -> '0644'; None stays None."""
+    if mode is None:
+        return None
+    if isinstance(mode, int) and not isinstance(mode, bool):
+        return "%04o" % mode
+    text = str(mode)
+    if not _MODE.match(text):
+        raise TableError("mode %r is not an octal mode such as '0644'" % (mode,))
+    return "%04o" % int(text, 8)
+
+
+def _enabled(item):
+    when = item.get("when", True)
+    if isinstance(when, str):
+        return when.strip().lower() in ("true", "yes", "1")
+    return bool(when)
+
+
+def check_table(items, role="role"):
+    """Check a table of managed items and return the enabled ones, normalized.
+
+    Each item is a dict with ``concern`` (the word an apply task selects it by),
+    an absolute ``path`` and exactly one of: ``template``, ``copy`` (a file
+    from the role's files/), ``content``, or ``state`` directory, link (with
+    ``src``) or absent. Files and directories need ``mode``; ``owner`` and
+    ``group`` default to root. ``when: false`` leaves an item out.
+    Raises TableError naming the offending item.
+    """
+    if not isinstance(items, list):
+        raise TableError("%s: the managed table must be a list of items, got %s" % (role, type(items).__name__))
+    seen = {}
+    result = []
+    for index, raw in enumerate(items):
+        where = "%s: managed item %d" % (role, index)
+        if not isinstance(raw, dict):
+            raise TableError("%s must be a dict, got %r" % (where, raw))
+        unknown = sorted(set(raw) - _ITEM_KEYS)
+        if unknown:
+            raise TableError("%s (%s) has unknown keys: %s" % (where, raw.get("path"), ", ".join(unknown)))
+        path = raw.get("path")
+        if not isinstance(path, str) or not path.startswith("/") or any(c in path for c in "\t\n\r"):
+            raise TableError("%s: path must be an absolute path, got %r" % (where, path))
+        where = "%s: managed item %s" % (role, path)
+        if not isinstance(raw.get("concern"), str) or not _COMMAND_NAME.match(raw.get("concern", "")):
+            raise TableError("%s: concern must be a word naming the apply task, got %r" % (where, raw.get("concern")))
+        sources = [key for key in FILE_SOURCES if key in raw]
+        if len(sources) > 1:
+            raise TableError("%s: give only one of template, copy, content (got %s)" % (where, ", ".join(sources)))
+        state = item_state(raw)
+        if state not in STATES:
+            raise TableError("%s: state must be one of %s, got %r" % (where, ", ".join(STATES), state))
+        if sources and raw.get("state", "file") != "file":
+            raise TableError("%s: a %s item cannot have state %s" % (where, sources[0], raw["state"]))
+        if state == "file" and not sources:
+            raise TableError("%s: a file needs one of template, copy or content" % where)
+        if state == "link" and not isinstance(raw.get("src"), str):
+            raise TableError("%s: a link needs src (its target)" % where)
+        if state in ("file", "directory") and raw.get("mode") is None:
+            raise TableError("%s: a %s needs mode" % (where, state))
+        for key in ("owner", "group"):
+            if key in raw and not (isinstance(raw[key], str) and _NAME.match(raw[key])):
+                raise TableError("%s: %s must be a user or group name, got %r" % (where, key, raw[key]))
+        if "vars" in raw and not isinstance(raw["vars"], dict):
+            raise TableError("%s: vars must be a dict" % where)
+        if not _enabled(raw):
+            continue
+        if path in seen:
+            raise TableError("%s: the path is declared twice (concerns %s and %s)" % (where, seen[path], raw["concern"]))
+        seen[path] = raw["concern"]
+        item = dict(raw)
+        item["state"] = state
+        if state in ("file", "directory"):
+            try:
+                item["mode"] = normalize_mode(raw["mode"])
+            except TableError as error:
+                raise TableError("%s: %s" % (where, error)) from None
+            item.setdefault("owner", "root")
+            item.setdefault("group", "root")
+        result.append(item)
+    return result
+
+
+def probe_script(paths=(), packages=(), units=(), commands=None, marker="@@"):
+    """The one shell script that reads everything; sections start with MARKER.
+
+    Per path: ``P<TAB>path<TAB>rawmode-hex<TAB>owner<TAB>group<TAB>sha1`` for
+    anything that exists (sha1 for regular files only, else ``-``),
+    ``L<TAB>path<TAB>target`` for a symlink, ``A<TAB>path`` when absent. The
+    raw mode (stat %f) carries the file type, so an empty file is still a
+    regular file.
+    """
+    commands = commands or {}
+    lines = ["echo %s" % shlex.quote(marker + " paths")]
+    if paths:
+        lines.append("for p in %s; do" % " ".join(shlex.quote(p) for p in paths))
+        lines.append(
+            '  if [ -L "$p" ]; then printf \'L\\t%s\\t%s\\n\' "$p" "$(readlink -- "$p")"\n'
+            '  elif [ -e "$p" ]; then\n'
+            '    if [ -f "$p" ]; then h=$(sha1sum < "$p" | cut -c1-40); else h=-; fi\n'
+            '    printf \'P\\t%s\\t%s\\t%s\\n\' "$p" "$(stat --printf \'%f\\t%U\\t%G\' -- "$p")" "$h"\n'
+            '  else printf \'A\\t%s\\n\' "$p"; fi'
+        )
+        lines.append("done")
+    lines.append("echo %s" % shlex.quote(marker + " packages"))
+    if packages:
+        lines.append(
+            "dpkg-query --show --showformat='${Package}\\t${db:Status-Abbrev}\\t${Version}\\n' %s 2>/dev/null"
+            % " ".join(shlex.quote(p) for p in packages)
+        )
+    lines.append("echo %s" % shlex.quote(marker + " units"))
+    if units:
+        lines.append("for u in %s; do" % " ".join(shlex.quote(u) for u in units))
+        lines.append(
+            '  printf \'%s\\t%s\\t%s\\n\' "$u" "$(systemctl is-enabled -- "$u" 2>/dev/null)"'
+            ' "$(systemctl is-active -- "$u" 2>/dev/null)"'
+        )
+        lines.append("done")
+    for name, command in commands.items():
+        if not _COMMAND_NAME.match(name):
+            raise TableError("command name %r must be a word" % (name,))
+        lines.append("echo %s" % shlex.quote("%s command %s" % (marker, name)))
+        # A subshell: a failing or exiting command ends only itself.
+        lines.append("( %s ) </dev/null" % command)
+    lines.append("echo %s" % shlex.quote(marker + " end"))
+    lines.append("true")
+    return "\n".join(lines) + "\n"
+
+
+def _file_type(raw_mode):
+    if stat.S_ISREG(raw_mode):
+        return "file"
+    if stat.S_ISDIR(raw_mode):
+        return "directory"
+    return "other"
+
+
+def parse_probe(output, marker="@@"):
+    """Parse the probe's output into paths, packages, units and commands."""
+    result = {"paths": {}, "packages": {}, "units": {}, "commands": {}, "complete": False}
+    section = None
+    for line in output.splitlines():
+        line = line.rstrip("\r")
+        if line.startswith(marker + " "):
+            name = line[len(marker) + 1:]
+            if name.startswith("command "):
+                section = ("command", name[len("command "):])
+                result["commands"][section[1]] = []
+            elif name == "end":
+                result["complete"] = True
+                section = None
+            else:
+                section = (name, None)
+            continue
+        if section is None:
+            continue
+        kind, command = section
+        if kind == "command":
+            result["commands"][command].append(line)
+        elif kind == "paths":
+            _parse_path_line(line, result["paths"])
+        elif kind == "packages":
+            fields = line.split("\t")
+            if len(fields) == 3:
+                result["packages"][fields[0]] = {
+                    "installed": fields[1].startswith("ii"), "status": fields[1].strip(), "version": fields[2]}
+        elif kind == "units":
+            fields = line.split("\t")
+            if len(fields) == 3:
+                result["units"][fields[0]] = {
+                    "enabled": fields[1], "active": fields[2],
+                    "enabled_and_active": fields[1] == "enabled" and fields[2] == "active"}
+    return result
+
+
+def _parse_path_line(line, paths):
+    fields = line.split("\t")
+    if fields[0] == "A" and len(fields) == 2:
+        paths[fields[1]] = {"exists": False, "type": "absent"}
+    elif fields[0] == "L" and len(fields) == 3:
+        paths[fields[1]] = {"exists": True, "type": "link", "target": fields[2]}
+    elif fields[0] == "P" and len(fields) == 6:
+        raw_mode = int(fields[2], 16)
+        paths[fields[1]] = {
+            "exists": True,
+            "type": _file_type(raw_mode),
+            "mode": "%04o" % stat.S_IMODE(raw_mode),
+            "owner": fields[3],
+            "group": fields[4],
+            "sha1": None if fields[5] == "-" else fields[5],
+        }
+
+
+def sha1_of(data):
+    """SHA-1 hex of text (UTF-8) or bytes, as sha1sum prints it."""
+    if isinstance(data, str):
+        data = data.encode("utf-8", errors="surrogateescape")
+    return hashlib.sha1(data).hexdigest()
+
+
+def differences(item, observed, content_sha1=None):
+    """Why OBSERVED (a parse_probe path entry, or None) is not ITEM; [] when in place.
+
+    CONTENT_SHA1 is the SHA-1 of what a file item would hold.
+    """
+    state = item["state"]
+    if observed is None:
+        return ["not read from the host"]
+    found = observed.get("type")
+    if state == "absent":
+        return [] if found == "absent" else ["exists (%s)" % found]
+    if found == "absent":
+        return ["absent"]
+    if state == "link":
+        if found != "link":
+            return ["is a %s, not a link" % found]
+        if observed.get("target") != item["src"]:
+            return ["links to %s, not %s" % (observed.get("target"), item["src"])]
+        return []
+    if found != state:
+        return ["is a %s, not a %s" % (found, state)]
+    reasons = []
+    if observed.get("mode") != item["mode"]:
+        reasons.append("mode %s, not %s" % (observed.get("mode"), item["mode"]))
+    if observed.get("owner") != item["owner"]:
+        reasons.append("owner %s, not %s" % (observed.get("owner"), item["owner"]))
+    if observed.get("group") != item["group"]:
+        reasons.append("group %s, not %s" % (observed.get("group"), item["group"]))
+    if state == "file":
+        if content_sha1 is None:
+            raise ValueError("a file item needs the SHA-1 of its content to be compared")
+        if observed.get("sha1") != content_sha1:
+            reasons.append("content differs")
+    return reasons

@@ -1,21 +1,45 @@
-"""Fixtures shared by every molecule scenario's testinfra tests.
+"""Fixtures and pytest hooks shared by every molecule scenario's testinfra tests.
 
 Tests run on the controller: `host` reaches into the container (podman
 connection), and the published ports let a test act as a user would, from
-outside over 127.0.0.1.
+outside over 127.0.0.1. The helpers the tests call are in molecule/testlib.py.
+
+Order: pytest runs test files in name order and a file's tests in definition
+order (testinfra groups them per host). A test that changes the converged
+state, even if it puts it back, is marked `disruptive` and runs after every
+unmarked test of the scenario, on every host; `order=N` ranks disruptive
+tests among themselves (lower first, default 0; ties keep pytest's order).
 """
 
-import http.client
 import json
-import os
-import re
-import socket
-import ssl
-import subprocess
-import time
-from http.cookies import SimpleCookie
 
 import pytest
+
+from testlib import fetch_pebble_root
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "disruptive(order=0): changes the converged state (and puts it back); runs after every "
+        "unmarked test of the scenario, lower order first")
+
+
+def _rank(item) -> tuple[int, int]:
+    marker = item.get_closest_marker("disruptive")
+    if marker is None:
+        return (0, 0)
+    return (1, int(marker.kwargs.get("order", 0)))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items):
+    """Move the disruptive tests after the others (a stable sort: pytest's order otherwise).
+
+    trylast: after pytest's own reordering (per-host grouping of testinfra's
+    module-scoped `host`), which would otherwise mix them back in.
+    """
+    items[:] = sorted(items, key=_rank)
 
 
 _PUBLISHED: dict[str, dict] = {}
@@ -37,177 +61,9 @@ def published(host):
     return _PUBLISHED[name]
 
 
-def run_playbook(playbook: str, *extra: str) -> subprocess.CompletedProcess:
-    """Run a playbook against molecule's inventory; stdout holds stderr too."""
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
-    return subprocess.run(
-        ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], *extra, playbook],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=900,
-        check=False, env=env, cwd=os.environ.get("MOLECULE_PROJECT_DIRECTORY"),
-    )
-
-
-def run_playbook_check(playbook: str, *extra: str) -> subprocess.CompletedProcess:
-    """Run a scenario playbook with --check --diff against molecule's inventory."""
-    return run_playbook(playbook, "--check", "--diff", *extra)
-
-
-def recap_changes(output: str) -> dict[str, int]:
-    """Map host -> changed count from an ansible-playbook PLAY RECAP."""
-    return {
-        match.group(1): int(match.group(2))
-        for match in re.finditer(r"^(\S+)\s+:\s+ok=\d+\s+changed=(\d+)", output, re.M)
-    }
-
-
-def ephemeral(name: str) -> str:
-    """Path of a file in the scenario's ephemeral directory (test keys)."""
-    return os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], name)
-
-
-def ssh(port: int, user: str, key: str | None, command: str = "true", *options: str,
-        timeout: int = 20) -> subprocess.CompletedProcess:
-    """Log in from the controller to 127.0.0.1:port as a user would."""
-    args = [
-        "ssh", "-F", "/dev/null", "-p", str(port),
-        "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
-        "-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=10",
-        "-o", "LogLevel=ERROR", "-o", "IdentitiesOnly=yes",
-    ]
-    if key:
-        args += ["-i", key]
-    args += [*options, f"{user}@127.0.0.1", command]
-    return retry_penalised(lambda: subprocess.run(
-        args, capture_output=True, text=True, timeout=timeout, check=False))
-
-
-# OpenSSH 9.8+ (Debian 13) penalises a source address that keeps failing to
-# authenticate (PerSourcePenalties): for a while its new connections are
-# refused ("Not allowed at this time"). All test traffic comes from one
-# address and several tests fail logins on purpose, so a refusal of that kind
-# is waited out rather than taken as the answer to the test's question. Where
-# UFW guards SSH, its `limit` rule rejects a source's further connections for
-# 30 s after six, which the client sees as refused (or, dropped on the way, a
-# timeout): waited out the same way. No test asks ssh() for a refused port.
-# UFW's limit records every new connection to the SSH port, and a refused one
-# twice (its --set and --update rules both add a timestamp); six within 30 s
-# mean refusal. Retrying every 10 s therefore keeps a source locked out for
-# good (3 x 2 + 1 >= 6): retries wait 20 s, so at most one earlier retry is
-# in the window and the earlier burst ages out.
-LIMIT_PAUSE = 20.0
-PENALISED = ("Not allowed at this time", "Connection reset by peer", "did not receive banner",
-             "kex_exchange_identification", "Connection refused", "Connection timed out",
-             "timed out during banner exchange")
-
-
-def retry_penalised(attempt, tries: int = 5, pause: float = LIMIT_PAUSE):
-    """Run attempt() until its output shows no source penalty (bounded)."""
-    for _ in range(tries - 1):
-        result = attempt()
-        if not any(marker in result.stdout + result.stderr for marker in PENALISED):
-            return result
-        time.sleep(pause)
-    return attempt()
-
-
-def assert_check_mode_clean(playbook: str, hosts: int) -> None:
-    """--check --diff of a converged scenario reports no change on any host."""
-    result = run_playbook_check(playbook)
-    assert result.returncode == 0, result.stdout[-3000:]
-    changes = recap_changes(result.stdout)
-    assert len(changes) == hosts and set(changes.values()) == {0}, changed_tasks(result.stdout)
-
-
-def changed_tasks(output: str) -> str:
-    """The TASK headers and diffs of the tasks that reported a change, and the recap."""
-    blocks = re.split(r"(?m)^(?=TASK \[|PLAY RECAP)", output)
-    return "\n".join(block[:1500] for block in blocks if re.search(r"(?m)^changed: ", block)
-                     or block.startswith("PLAY RECAP"))
-
-
-def assert_fails_before_any_change(host, playbook: str, extra: dict, needle: str, state: str) -> None:
-    """Applying playbook with bad extra vars fails, names needle, and leaves state as it was."""
-    before = host.check_output(state)
-    result = run_playbook(playbook, "--limit", host.backend.get_hostname(), "-e", json.dumps(extra))
-    assert result.returncode != 0, result.stdout[-2000:]
-    assert needle in result.stdout, result.stdout[-2000:]
-    assert "changed=0" in result.stdout, result.stdout[-2000:]
-    assert host.check_output(state) == before
-
-
-def fetch_pebble_root(host) -> str:
-    """Pebble's current root CA as PEM (it makes a new one whenever it starts)."""
-    return host.check_output(
-        "python3 -c \"import ssl, urllib.request; print(urllib.request.urlopen("
-        "'https://127.0.0.1:15000/roots/0', context=ssl.create_default_context("
-        "cafile='/etc/pebble/ca.pem')).read().decode())\"") + "\n"
-
-
 @pytest.fixture
 def pebble_root(host, tmp_path):
     """Pebble's current root CA, as a file on the controller."""
     path = tmp_path / "pebble-root.pem"
     path.write_text(fetch_pebble_root(host))
     return str(path)
-
-
-def tls_context(cafile: str | None) -> ssl.SSLContext:
-    """A client context verifying against cafile, or verifying nothing when cafile is None."""
-    if cafile:
-        return ssl.create_default_context(cafile=cafile)
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    return context
-
-
-def https_request(port: int, sni: str, path: str = "/", method: str = "GET", headers: dict | None = None,
-                  body: str | None = None, cafile: str | None = None) -> http.client.HTTPResponse:
-    """One HTTPS request to 127.0.0.1:port as a browser for `sni` makes it; .body holds the answer."""
-    context = tls_context(cafile)
-    connection = http.client.HTTPSConnection("127.0.0.1", port, timeout=20, context=context)
-    connection.sock = context.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=20),
-                                          server_hostname=sni)
-    return _send(connection, method, path, body, {"Host": sni, **(headers or {})})
-
-
-def http_request(port: int, host_header: str, path: str = "/", method: str = "GET", headers: dict | None = None,
-                 body: str | None = None) -> http.client.HTTPResponse:
-    """One plain HTTP request to 127.0.0.1:port for the site `host_header`; .body holds the answer."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
-    return _send(connection, method, path, body, {"Host": host_header, **(headers or {})})
-
-
-def _send(connection, method, path, body, headers) -> http.client.HTTPResponse:
-    connection.request(method, path, body=body, headers=headers)
-    response = connection.getresponse()
-    response.body = response.read()
-    connection.close()
-    return response
-
-
-def response_cookies(response) -> dict:
-    """The cookies a response sets, by name (http.cookies morsels: .value, ["secure"], ...)."""
-    jar = SimpleCookie()
-    for header in response.headers.get_all("Set-Cookie") or []:
-        jar.load(header)
-    return dict(jar.items())
-
-
-# ssh-audit's built-in hardening policy for each Debian release the roles support.
-SSH_AUDIT_POLICIES = {"12": "Hardened Debian 12 (version 3)", "13": "Hardened Debian 13 (version 1)"}
-
-
-def assert_mozilla_intermediate(port: int, sni: str, cafile: str) -> None:
-    """sslyze finds 127.0.0.1:port compliant with Mozilla's intermediate profile, chain trusted."""
-    result = subprocess.run(
-        ["sslyze", "--mozilla_config=intermediate", f"--certinfo_ca_file={cafile}",
-         f"127.0.0.1:{port}", "--sni", sni],
-        capture_output=True, text=True, timeout=300, check=False)
-    output = result.stdout + result.stderr
-    # sslyze exits 0 even when it reached nothing: prove the scan happened.
-    assert f"SCAN RESULTS FOR 127.0.0.1:{port}" in output, output[-3000:]
-    assert f"Hostname sent for SNI:             {sni}" in output, output[-3000:]
-    assert re.search(r"Supplied CA file CA Store.*OK - Certificate is trusted", output), output[-3000:]
-    assert f"127.0.0.1:{port}: OK - Compliant." in output, output[-3000:]
-    assert result.returncode == 0, output[-3000:]

@@ -13,10 +13,10 @@ from urllib.parse import urlencode
 
 import pytest
 
-from conftest import (LIMIT_PAUSE, SSH_AUDIT_POLICIES, assert_check_mode_clean, assert_mozilla_intermediate,
-                      changed_tasks, ephemeral, http_request, https_request, recap_changes, retry_penalised,
-                      run_playbook, run_playbook_check, ssh)
-from conftest import response_cookies as cookies
+from testlib import (LIMIT_PAUSE, SSH_AUDIT_POLICIES, assert_check_mode_clean, assert_mozilla_intermediate,
+                     changed_tasks, ephemeral, http_request, https_request, recap_changes, retry_penalised,
+                     run_playbook, run_playbook_check, ssh)
+from testlib import response_cookies as cookies
 
 DOMAIN = "sandbox.test"
 APP = "exampleapp"
@@ -150,8 +150,8 @@ def test_check_mode_is_clean_on_the_converged_hosts():
 
 # Each role reads the host's state in one raw command and skips what is
 # already in place; drift must still be seen and put right, through the
-# same modules (and validation) as before. Last in the file: it changes the
-# hosts (and puts them back).
+# same modules (and validation) as before. Disruptive: it changes the hosts
+# (and puts them back), so it runs after the other tests (see conftest.py).
 DRIFT = {
     "sshd_config edited": ("echo '# drift' >> /etc/ssh/sshd_config",
                            "! grep -q '^# drift' /etc/ssh/sshd_config",
@@ -183,6 +183,7 @@ DRIFT = {
 }
 
 
+@pytest.mark.disruptive
 def test_drift_is_put_right_by_the_next_run(host):
     for drift, _, _ in DRIFT.values():
         host.run_expect([0], f"sh -c {shlex.quote(drift)}")

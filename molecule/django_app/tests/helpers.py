@@ -4,7 +4,7 @@ import http.client
 import json
 import time
 
-from conftest import http_request, https_request
+from testlib import http_request, https_request
 
 DOMAIN = "app.test"
 APP = "exampleapp"

@@ -8,8 +8,8 @@ from urllib.parse import urlencode
 
 import pytest
 
-from conftest import response_cookies as cookies
 from helpers import APP, BASE, DOMAIN, MANAGE, SERVICE, health, request
+from testlib import response_cookies as cookies
 
 
 def test_health_over_https_says_secure(host, published):

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from conftest import assert_check_mode_clean, assert_fails_before_any_change
+from testlib import assert_check_mode_clean, assert_fails_before_any_change
 
 SCENARIO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STATE = ("readlink /srv/exampleapp/current; ls /srv/exampleapp/releases;"

@@ -1,6 +1,6 @@
 """The fleet as users meet it: HTTPS on the web host's published 127.0.0.1 port,
 spread over both app hosts, surviving the loss of one; the app port admits only
-the web host. Tests that stop a host run last (test_zz_*)."""
+the web host. Tests that stop a host are marked disruptive: they run last."""
 
 import json
 import os
@@ -11,7 +11,7 @@ import time
 import pytest
 import testinfra
 
-from conftest import assert_check_mode_clean, https_request
+from testlib import assert_check_mode_clean, https_request
 
 # Requests go through the web host; the app hosts are reached by name below.
 testinfra_hosts = ["ansible://fleet-web"]
@@ -89,7 +89,8 @@ def podman(*args: str) -> None:
     subprocess.run(["podman", *args], env=ENV, check=True, capture_output=True, timeout=180)
 
 
-def test_zz_requests_succeed_with_one_app_host_down(published, pebble_root):
+@pytest.mark.disruptive
+def test_requests_succeed_with_one_app_host_down(published, pebble_root):
     podman("stop", "--time", "10", "fleet-app2")
     try:
         start = time.monotonic()

@@ -3,7 +3,7 @@
 Each container runs Pebble (the ACME CA), nginx with a certificate Pebble
 issued through a real HTTP-01 validation, and an echo backend standing in for
 gunicorn that reports the headers it received and logs every request path.
-Tests that change the converged state run last (test_zz_*).
+Tests that change the converged state are marked disruptive: they run last.
 """
 
 import http.client
@@ -17,8 +17,8 @@ import uuid
 
 import pytest
 
-from conftest import (assert_check_mode_clean, assert_fails_before_any_change, assert_mozilla_intermediate,
-                      fetch_pebble_root, http_request, https_request, run_playbook, tls_context)
+from testlib import (assert_check_mode_clean, assert_fails_before_any_change, assert_mozilla_intermediate,
+                     fetch_pebble_root, http_request, https_request, run_playbook, tls_context)
 
 DOMAIN = "site.test"
 TLS_DIR = f"/etc/nginx/tls/{DOMAIN}"
@@ -214,7 +214,10 @@ def test_a_config_nginx_rejects_never_replaces_the_live_one(host, published, peb
     assert https(published["https"], "/", cafile=pebble_root).status == 200
 
 
-def test_zy_renewal_by_the_timer_unit_is_served_without_manual_reload(host, published, pebble_root):
+# Disruptive: a new certificate is served. Before the ACME outage test, which
+# restarts Pebble (a new root, no accounts).
+@pytest.mark.disruptive(order=1)
+def test_renewal_by_the_timer_unit_is_served_without_manual_reload(host, published, pebble_root):
     before = served_certificate(published["https"], cafile=pebble_root)["serial"]
     conf = f"/etc/letsencrypt/renewal/{DOMAIN}.conf"
     # Make the 90-day certificate due, then run exactly what certbot.timer runs.
@@ -230,7 +233,8 @@ def test_zy_renewal_by_the_timer_unit_is_served_without_manual_reload(host, publ
         f"openssl x509 -in /etc/letsencrypt/live/{DOMAIN}/cert.pem -noout -serial").split("=")[1]
 
 
-def test_zz_acme_outage_fails_clearly_keeps_serving_and_recovers(host, published, pebble_root):
+@pytest.mark.disruptive(order=2)
+def test_acme_outage_fails_clearly_keeps_serving_and_recovers(host, published, pebble_root):
     name = host.backend.get_hostname()
     served = served_certificate(published["https"], cafile=pebble_root)
     expanded = json.dumps({"site_domains": [DOMAIN, f"www.{DOMAIN}"]})
@@ -259,8 +263,8 @@ def test_zz_acme_outage_fails_clearly_keeps_serving_and_recovers(host, published
     assert cert["names"] == sorted([DOMAIN, f"www.{DOMAIN}"])
     again = run_playbook(CONVERGE, "--limit", name, "-e", expanded)
     assert again.returncode == 0 and re.search(r"changed=0\s", again.stdout), again.stdout[-3000:]
-    # Back to the converged state: pytest orders tests per host, so other
-    # hosts' tests (check mode among them) may still follow.
+    # Back to the converged state: the other host's disruptive tests may
+    # still follow.
     restored = run_playbook(CONVERGE, "--limit", name)
     assert restored.returncode == 0, restored.stdout[-3000:]
     assert served_certificate(published["https"], cafile=pebble_root)["names"] == [DOMAIN]

@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from conftest import SSH_AUDIT_POLICIES as POLICIES, retry_penalised
+from testlib import SSH_AUDIT_POLICIES as POLICIES, retry_penalised
 # The one warning kept on purpose: classic key exchanges offered next to the
 # post-quantum ones for older clients (ssh_hardening_kex_policy compatible,
 # the default on OpenSSH 9.x).

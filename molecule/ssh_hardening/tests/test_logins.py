@@ -2,7 +2,7 @@
 
 import re
 
-from conftest import ephemeral, ssh
+from testlib import ephemeral, ssh
 
 ADMIN_KEY = ephemeral("id_admin")
 OUTSIDER_KEY = ephemeral("id_outsider")

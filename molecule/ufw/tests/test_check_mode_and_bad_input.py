@@ -5,8 +5,8 @@ import os
 
 import pytest
 
-from conftest import (assert_check_mode_clean, assert_fails_before_any_change, recap_changes,
-                      run_playbook_check)
+from testlib import (assert_check_mode_clean, assert_fails_before_any_change, recap_changes,
+                     run_playbook_check)
 
 SCENARIO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STATE = ("sha256sum /etc/ufw/user.rules /etc/ufw/user6.rules /etc/default/ufw /etc/ufw/ufw.conf;"

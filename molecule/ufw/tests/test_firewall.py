@@ -7,7 +7,7 @@ import urllib.request
 
 import pytest
 
-from conftest import run_playbook
+from testlib import run_playbook
 
 SCENARIO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -98,6 +98,7 @@ def test_denied_port_answers_inside_but_not_from_outside(host, published):
     assert http_get(published["https"], timeout=4) is None
 
 
+@pytest.mark.disruptive
 def test_denied_port_is_reachable_with_ufw_disabled(host, published):
     """Control: the published port reaches the container's INPUT chain, so only UFW blocks it."""
     try:
@@ -108,6 +109,7 @@ def test_denied_port_is_reachable_with_ufw_disabled(host, published):
     assert http_get(published["https"], timeout=4) is None
 
 
+@pytest.mark.disruptive
 def test_ssh_session_survives_disable_and_reapply(host, published):
     port = int(published["ssh"])
     sock = socket.create_connection(("127.0.0.1", port), timeout=10)

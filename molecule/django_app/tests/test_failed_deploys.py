@@ -9,8 +9,11 @@ import shutil
 
 import pytest
 
-from conftest import run_playbook
 from helpers import BASE, health
+from testlib import run_playbook
+
+# Disruptive, and before test_git_source.py: each case expects release 1 live.
+pytestmark = pytest.mark.disruptive(order=1)
 
 SCENARIO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLE = os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "examples", "exampleapp")

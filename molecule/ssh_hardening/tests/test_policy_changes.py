@@ -1,13 +1,17 @@
 """Re-apply the role with other settings, then restore the scenario's own.
 
-Named to run last: each test converges the hosts again.
+Disruptive (run after the scenario's other tests): each test converges the hosts again.
 """
 
 import json
 import os
 import subprocess
 
-from conftest import retry_penalised, run_playbook
+import pytest
+
+from testlib import retry_penalised, run_playbook
+
+pytestmark = pytest.mark.disruptive
 
 SCENARIO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONVERGE = os.path.join(SCENARIO, "converge.yml")

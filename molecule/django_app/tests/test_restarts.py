@@ -1,10 +1,17 @@
-"""gunicorn comes back after being killed, and everything after a container restart. Runs last."""
+"""gunicorn comes back after being killed, and everything after a container restart.
+
+Disruptive: runs after every other test of the scenario, the deploys included.
+"""
 
 import os
 import subprocess
 import time
 
+import pytest
+
 from helpers import SERVICE, wait_for_health
+
+pytestmark = pytest.mark.disruptive(order=3)
 
 
 def main_pid(host) -> int:

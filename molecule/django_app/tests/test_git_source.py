@@ -9,8 +9,11 @@ import os
 
 import pytest
 
-from conftest import run_playbook
 from helpers import BASE, health
+from testlib import run_playbook
+
+# Disruptive: another release goes live (after test_failed_deploys.py).
+pytestmark = pytest.mark.disruptive(order=2)
 
 SCENARIO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REPO = "/srv/git/exampleapp.git"

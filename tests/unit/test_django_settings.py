@@ -6,6 +6,11 @@ own defaults, written next to a copy of the example project, and
 Django (5.2 LTS + django-csp, as on Debian 12; the Django 6 path runs in the
 molecule scenario on Debian 13). Plain `check --deploy` exits 0 even with
 warnings, hence --fail-level.
+
+Bad input is refused before the template renders: by the role's argument
+spec (types and choices, checked at role start) and by tasks/validate.yml's
+asserts (the shared validators, plugins/filter/validators.py). refusals()
+runs both, in process, as the role would.
 """
 
 import json
@@ -17,11 +22,18 @@ from pathlib import Path
 
 import pytest
 import yaml
-from ansible.errors import AnsibleError
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.parsing.dataloader import DataLoader
+from ansible.plugins.loader import init_plugin_loader
 from ansible.template import Templar, trust_as_template
+from ansible.utils.collection_loader import AnsibleCollectionConfig
 
 ROOT = Path(__file__).resolve().parents[2]
+# hardening.stack's filters by FQCN, from collections/ (as ansible.cfg's
+# collections_path). At import, before any template renders: the collection
+# loader must be in place before the first `ansible_collections` import.
+if not AnsibleCollectionConfig.collection_finder:
+    init_plugin_loader([str(ROOT / "collections")])
 ROLE = ROOT / "roles" / "django_app"
 EXAMPLE = ROOT / "examples" / "exampleapp"
 STRONG_KEY = "k7Qm2xV9pL4sT8wZ1nB6cR3yH5jD0fG2aE7uK9oP4iM1qW8eR6tY3"
@@ -37,10 +49,11 @@ def role_vars(tmp: Path, **overrides) -> dict:
         django_app_base_dir=str(tmp / "srv"),
         django_app_data_dir=str(tmp / "data"),
         django_app_log_dir=str(tmp / "log"),
+        django_app_source_path=str(EXAMPLE),
     )
     values.update(overrides)
     # Evaluated inside a task only (it needs the task's django_app_file and the host's state).
-    values.pop("django_app_file_in_place")
+    values.pop("django_app_file_in_place", None)
     for _ in range(3):  # defaults that refer to other defaults
         templar = Templar(loader=DataLoader(), variables=values)
         values = {key: templar.template(trust_as_template(value)) if isinstance(value, str) else value
@@ -257,7 +270,8 @@ def test_requests_through_the_rendered_settings(tmp_path, project):
 
 
 BAD = [
-    ("DEBUG true", {"django_app_debug": True}, "django_app_debug"),
+    ("DEBUG true", {"django_app_debug": True}, "django_app_debug must be false"),
+    ("DEBUG yes", {"django_app_debug": "yes"}, "django_app_debug must be false"),
     ("no domains", {"django_app_domains": []}, "django_app_domains"),
     ("domains as a string", {"django_app_domains": "example.com"}, "django_app_domains"),
     ("wildcard host", {"django_app_domains": ["*"]}, "django_app_domains"),
@@ -272,11 +286,56 @@ BAD = [
     ("admin URL without slash", {"django_app_admin_url": "admin"}, "django_app_admin_url"),
     ("short passwords", {"django_app_password_min_length": 8}, "django_app_password_min_length"),
     ("CSP as a string", {"django_app_csp": "default-src 'self'"}, "django_app_csp"),
+    ("CSP sources as a string", {"django_app_csp": {"default-src": "'self'"}}, "django_app_csp"),
     ("settings module with code", {"django_app_project_settings": "x; import os"}, "django_app_project_settings"),
+    ("weak SECRET_KEY", {"django_app_secret_key": "django-insecure-" + "x1" * 30}, "django_app_secret_key is weak"),
+    ("SECRET_KEY with a quote", {"django_app_secret_key": STRONG_KEY + "'"}, "django_app_secret_key is weak"),
+    ("no socket and no TCP", {"django_app_socket": "", "django_app_tcp_bind": ""}, "django_app_socket"),
+    ("TCP port out of range", {"django_app_tcp_bind": "10.0.0.5:65536"}, "django_app_tcp_bind"),
+    ("trust everyone's X-Forwarded-*", {"django_app_forwarded_allow_ips": ["*"]}, "django_app_forwarded_allow_ips"),
+    ("path with ..", {"django_app_static_root": "/srv/app/../etc"}, "django_app_static_root"),
+    ("both sources", {"django_app_source_git": "https://git.example.com/app.git"}, "django_app_source_git"),
+    ("MySQL database", {"django_app_database_url": "mysql://u:p@h/db"}, "django_app_database_url"),
 ]
+
+VALIDATE = ROLE / "tasks" / "validate.yml"
+SPEC = yaml.safe_load((ROLE / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
+
+
+def refusals(values: dict) -> list:
+    """What stops the role before any change, as the role runs it: the argument spec's errors
+    (checked at role start), then the fail_msg of every failing assert in tasks/validate.yml."""
+    given = {name: values[name] for name in SPEC if name in values}
+    errors = list(ArgumentSpecValidator(SPEC).validate(given).error_messages)
+    for task in yaml.safe_load(VALIDATE.read_text()):
+        if "ansible.builtin.assert" not in task:
+            continue
+        task_vars = {name: trust_as_template(value) for name, value in task.get("vars", {}).items()}
+        templar = Templar(loader=DataLoader(), variables={**values, **task_vars})
+        if "when" in task and not templar.evaluate_conditional(trust_as_template(task["when"])):
+            continue
+        args = task["ansible.builtin.assert"]
+        that = args["that"] if isinstance(args["that"], list) else [args["that"]]
+        if not all(templar.evaluate_conditional(trust_as_template(condition)) for condition in that):
+            errors.append(templar.template(trust_as_template(args["fail_msg"])))
+    return errors
+
+
+@pytest.mark.parametrize("case", GOOD)
+def test_good_values_pass_the_argument_spec_and_validate_yml(tmp_path, case):
+    assert refusals(role_vars(tmp_path, **GOOD[case])) == []
 
 
 @pytest.mark.parametrize("overrides,needle", [b[1:] for b in BAD], ids=[b[0] for b in BAD])
-def test_rendering_with_bad_values_fails(tmp_path, overrides, needle):
-    with pytest.raises(AnsibleError, match=needle):
-        render(role_vars(tmp_path, **overrides))
+def test_bad_values_are_refused_before_rendering(tmp_path, overrides, needle):
+    errors = refusals(role_vars(tmp_path, **overrides))
+    assert errors and any(needle in error for error in errors), errors
+
+
+def test_each_check_is_in_validate_yml_not_in_the_template():
+    """The template renders checked input; DEBUG = False is hard-coded, not a variable."""
+    template = (ROLE / "templates" / "production_settings.py.j2").read_text()
+    assert "undef(" not in template and "raise_error" not in template
+    assert "\nDEBUG = False\n" in template
+    assert "{{ django_app_debug" not in template and "{% if django_app_debug" not in template
+    assert VALIDATE.read_text().count("django_app_debug |") == 1

@@ -1,0 +1,600 @@
+"""Input validators of the hardening.stack roles, one per rule.
+
+Every filter takes the value first and the NAME of the variable it came from
+second, and returns a list of error messages that name that variable (an
+empty list means the value is valid). A role's tasks/validate.yml asserts
+`errors | length == 0` and shows the joined errors:
+
+    - name: Check the site's names
+      ansible.builtin.assert:
+        that: errors | length == 0
+        fail_msg: "{{ errors | join('; ') }}"
+        quiet: true
+      vars:
+        errors: "{{ nginx_server_names | hardening.stack.hostname_errors('nginx_server_names') }}"
+
+Types and choices belong to each role's meta/argument_specs.yml; these
+filters check what an argument spec cannot express. Role argument
+validation checks that a value CAN be converted but leaves the variable as
+given, so the filters accept what the spec accepts (e.g. a port as "22") and
+refuse what would slip through (True as a number, "yes" as a boolean).
+
+Pure Python (standard library only): tests/unit/test_validators.py loads this
+file by path, without Ansible or the collection installed.
+"""
+
+import ipaddress
+import json
+import re
+
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_LABEL_RE = re.compile(rf"^{_LABEL}$")
+_DIGITS_RE = re.compile(r"^[0-9]+$")
+# Absolute paths and relative paths: no spaces, quotes, ';' or other characters
+# a config file or a shell would read differently.
+_PATH_CHARS_RE = re.compile(r"^[A-Za-z0-9._/-]*$")
+_ACCOUNT_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+_FILE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
+_MODULE_RE = re.compile(rf"^{_IDENTIFIER}(?:\.{_IDENTIFIER})*$")
+_CALLABLE_RE = re.compile(rf"^{_IDENTIFIER}(?:\.{_IDENTIFIER})*:{_IDENTIFIER}$")
+# Characters a Django SECRET_KEY may hold: it is written single-quoted to the
+# environment file, so no quotes, spaces, backslash or $.
+_SECRET_KEY_RE = re.compile(r"^[A-Za-z0-9!#%()*+,./:;<=>?@\[\]^_{|}~-]+$")
+_SECRET_KEY_CHARS = "letters, digits and !#%()*+,-./:;<=>?@[]^_{|}~"
+_ADMIN_URL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~-]*(?:/[A-Za-z0-9._~-]+)*/$")
+_URL_PATH_RE = re.compile(r"^/(?:[A-Za-z0-9._~%@+-]+/)*$")
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_HTTPS_URL_RE = re.compile(r"^https://[^\s/]+(?:/\S*)?$")
+_DATABASE_URL_RE = re.compile(r"""^postgres(?:ql)?://[^\s'"\\/]*/[^\s'"\\/?]+(?:\?[^\s'"\\]*)?$""")
+_SIZE_RE = re.compile(r"^[0-9]+[kKmMgG]?$")
+_DURATION_RE = re.compile(r"^[0-9]+(?:ms|s|m|h)?$")
+_CSP_DIRECTIVE_RE = re.compile(r"^[a-z][a-z-]*$")
+_CSP_SOURCE_RE = re.compile(r"^[^\s;,\"\\]+$")
+_ANY_SOURCES = ("any", "0.0.0.0/0", "::/0", "*")
+_TRUE_WORDS = ("true", "yes", "on", "1", "y", "t")
+
+
+def _show(value):
+    """The value as the operator wrote it (JSON where possible)."""
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def _is_list(value):
+    return isinstance(value, (list, tuple))
+
+
+def _each(value, name, check, min_items=0, what="entries"):
+    """Errors of check(item, f"{name}[i]") for every item of the list value."""
+    if not _is_list(value):
+        return [f"{name} must be a list of {what}, got {_show(value)}"]
+    if len(value) < min_items:
+        count = "must not be empty" if min_items == 1 else f"must have at least {min_items} entries"
+        return [f"{name} {count}: it must list {what}, got {_show(value)}"]
+    errors = []
+    for index, item in enumerate(value):
+        errors.extend(check(item, f"{name}[{index}]"))
+    return errors
+
+
+def _hostname_problem(host, require_dot=False, allow_leading_dot=False):
+    """Why host is not a lowercase DNS name, or None."""
+    if not isinstance(host, str) or host == "":
+        return "is not a host name"
+    text = host
+    if allow_leading_dot and text.startswith("."):
+        text = text[1:]
+    if "://" in text:
+        return "is a URL: give the bare host name, without a scheme"
+    if "*" in text:
+        return "is a wildcard (not allowed)"
+    if ":" in text or text.startswith("[") or _is_ip(text):
+        return "is an IP address or has a port (give a DNS name only)"
+    if text != text.lower():
+        return "has upper-case letters (use lower case)"
+    if text.endswith("."):
+        return "ends with a dot (no trailing dot)"
+    if text.startswith("."):
+        return ("starts with a dot (only allowed as a single leading dot admitting subdomains)"
+                if allow_leading_dot else "starts with a dot")
+    if len(text) > 253:
+        return f"is {len(text)} characters long (at most 253)"
+    labels = text.split(".")
+    for label in labels:
+        if len(label) > 63:
+            return f"has a label of {len(label)} characters (at most 63)"
+        if not _LABEL_RE.fullmatch(label):
+            return (f"has an invalid label {_show(label)} (letters a-z, digits and inner hyphens; "
+                    "no empty labels)")
+    if _DIGITS_RE.fullmatch(labels[-1]):
+        return "ends in an all-numeric label (an IP address is not a host name)"
+    if require_dot and len(labels) < 2:
+        return "is a single label (a fully qualified name with a dot is needed)"
+    return None
+
+
+def _is_ip(text):
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def hostname_errors(value, name, require_dot=False, allow_leading_dot=False, min_items=1):
+    """Errors for a list of host names: lowercase DNS names, labels <= 63, total <= 253.
+
+    No wildcard, IP address, port, scheme or trailing dot. require_dot: a
+    fully qualified name (certificates); allow_leading_dot: ".example.com"
+    admits subdomains (Django's ALLOWED_HOSTS). At least min_items names.
+    """
+    def check(host, where):
+        problem = _hostname_problem(host, require_dot, allow_leading_dot)
+        return [f"{where} {_show(host)} {problem}"] if problem else []
+
+    return _each(value, name, check, min_items, "lowercase DNS names")
+
+
+def _port_problem(value):
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        return "must be a port number 1-65535"
+    text = str(value).strip() if isinstance(value, str) else str(value)
+    if not _DIGITS_RE.fullmatch(text):
+        return "must be a port number 1-65535"
+    if not 1 <= int(text) <= 65535:
+        return "is out of range (ports are 1-65535)"
+    return None
+
+
+def port_errors(value, name, many=False, min_items=0):
+    """Errors for a TCP/UDP port: 1-65535, an int or a string of digits, never a boolean.
+
+    many: value is a list of ports (at least min_items), each checked.
+    """
+    def check(port, where):
+        problem = _port_problem(port)
+        return [f"{where} {_show(port)} {problem}"] if problem else []
+
+    if many:
+        return _each(value, name, check, min_items, "port numbers")
+    return check(value, name)
+
+
+def _path_problem(value, suffix=""):
+    if not isinstance(value, str) or not value.startswith("/"):
+        return "must be an absolute path"
+    if not _PATH_CHARS_RE.fullmatch(value):
+        return "may hold only letters, digits and . _ - / (no spaces, quotes or ';')"
+    if value != "/" and value.endswith("/"):
+        return "must not end with '/'"
+    if value == "/":
+        return "must not be the root directory"
+    if any(part in (".", "..") for part in value.split("/")):
+        return "must not hold '.' or '..' components"
+    if "//" in value:
+        return "must not hold '//'"
+    if suffix and (not value.endswith(suffix) or value.endswith("/" + suffix)):
+        return f"must end in {suffix}"
+    return None
+
+
+def path_errors(value, name, allow_empty=False, suffix="", many=False):
+    """Errors for an absolute path: letters, digits, . _ - /; no '..', '//' or trailing '/'.
+
+    allow_empty: "" is accepted (a feature turned off); suffix: the file name
+    must end so (e.g. ".sock"); many: value is a list of such paths.
+    """
+    def check(path, where):
+        if allow_empty and path == "":
+            return []
+        problem = _path_problem(path, suffix)
+        return [f"{where} {problem}, got {_show(path)}"] if problem else []
+
+    if many:
+        return _each(value, name, check, 0, "absolute paths")
+    return check(value, name)
+
+
+def relative_path_errors(value, name, allow_empty=False):
+    """Errors for a path relative to a directory: letters, digits, . _ - /; no '..'; not absolute."""
+    if allow_empty and value == "":
+        return []
+    if not isinstance(value, str) or value == "" or not _PATH_CHARS_RE.fullmatch(value):
+        return [f"{name} must be a relative path of letters, digits and . _ - /, got {_show(value)}"]
+    if value.startswith("/") or value.endswith("/") or any(part in ("", ".", "..") for part in value.split("/")):
+        return [f"{name} must be a relative path to a file (no leading or trailing '/', '.', '..' or '//'), "
+                f"got {_show(value)}"]
+    return []
+
+
+def file_name_errors(value, name):
+    """Errors for a plain file name: starts with a letter or digit, then letters, digits, . _ -."""
+    if not isinstance(value, str) or not _FILE_NAME_RE.fullmatch(value):
+        return [f"{name} must be a plain file name (letters, digits, . _ -; no '/'), got {_show(value)}"]
+    return []
+
+
+def secret_key_errors(value, name, allow_empty=False):
+    """Errors for a Django SECRET_KEY: >= 50 characters, >= 5 distinct, no django-insecure-
+    prefix, only characters the environment file carries single-quoted.
+
+    allow_empty: "" is accepted (a key is then generated on the host).
+    """
+    if allow_empty and value == "":
+        return []
+    if not isinstance(value, str):
+        return [f"{name} is weak: it must be a string, got a {type(value).__name__}"]
+    problems = []
+    if len(value) < 50:
+        problems.append(f"it has {len(value)} characters (at least 50 needed)")
+    if len(set(value)) < 5:
+        problems.append(f"it has {len(set(value))} distinct characters (at least 5 needed)")
+    if value.startswith("django-insecure-"):
+        problems.append("it starts with django-insecure- (Django's throw-away development keys)")
+    if value and not _SECRET_KEY_RE.fullmatch(value):
+        problems.append(f"it may hold only {_SECRET_KEY_CHARS} (no quotes, spaces, backslash or $)")
+    return [f"{name} is weak: {problem}" for problem in problems]
+
+
+def integer_errors(value, name, minimum=0, maximum=None):
+    """Errors for a whole number (an int or a string of digits, never a boolean or a float)
+    between minimum and maximum (inclusive; maximum None: no upper bound)."""
+    bound = f">= {minimum}" if maximum is None else f"{minimum}-{maximum}"
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        return [f"{name} must be a whole number {bound}, got {_show(value)}"]
+    text = value.strip() if isinstance(value, str) else str(value)
+    if not re.fullmatch(r"^-?[0-9]+$", text):
+        return [f"{name} must be a whole number {bound}, got {_show(value)}"]
+    number = int(text)
+    if number < minimum or (maximum is not None and number > maximum):
+        return [f"{name} must be a whole number {bound}, got {_show(value)}"]
+    return []
+
+
+def boolean_errors(value, name):
+    """Errors unless value is a real boolean: "no" would be a true string in a template."""
+    if not isinstance(value, bool):
+        return [f"{name} must be true or false (a YAML boolean), got {_show(value)}"]
+    return []
+
+
+def false_errors(value, name, reason=""):
+    """Errors unless value is false (the boolean, or a word Ansible reads as false)."""
+    if value is False or (isinstance(value, str) and value.strip().lower() in ("false", "no", "off", "0", "n", "f")):
+        return []
+    suffix = f" ({reason})" if reason else ""
+    return [f"{name} must be false, got {_show(value)}{suffix}"]
+
+
+def debug_errors(value, name):
+    """Errors unless DEBUG is off: production never runs with DEBUG = True."""
+    return false_errors(value, name, "production never runs with DEBUG = True")
+
+
+def choice_errors(value, name, choices):
+    """Errors unless value is one of choices (for choices only known at run time)."""
+    if value not in list(choices):
+        return [f"{name} must be one of {_show(list(choices))}, got {_show(value)}"]
+    return []
+
+
+def required_errors(value, name, what="a value"):
+    """Errors if value is empty (None, "" or an empty list)."""
+    if value is None or (isinstance(value, (str, list, tuple, dict)) and len(value) == 0):
+        return [f"{name} must be set ({what})"]
+    return []
+
+
+def exactly_one_errors(values):
+    """Errors unless exactly one of the {name: value} mapping is set (non-empty)."""
+    names = list(values)
+    set_names = [key for key, value in values.items() if value not in (None, "", [], {})]
+    if len(set_names) != 1:
+        got = "both" if len(set_names) > 1 else "neither"
+        return [f"set exactly one of {' and '.join(names)} (got {got})"]
+    return []
+
+
+def at_least_one_errors(values):
+    """Errors unless at least one of the {name: value} mapping is set (non-empty)."""
+    if all(value in (None, "", [], {}) for value in values.values()):
+        return [f"set at least one of {' and '.join(values)} (got neither)"]
+    return []
+
+
+def account_name_errors(value, name):
+    """Errors for a Linux user or group name: lowercase, starts with a letter or _, <= 32 characters."""
+    if not isinstance(value, str) or not _ACCOUNT_RE.fullmatch(value):
+        return [f"{name} must be a valid user/group name (lowercase letters, digits, _ and -, "
+                f"starting with a letter or _, at most 32 characters), got {_show(value)}"]
+    return []
+
+
+def admin_users_errors(value, name):
+    """Errors for operator accounts: at least one, each a valid name other than root, with keys.
+
+    Root login and passwords are turned off, so these accounts are how anyone
+    logs in afterwards.
+    """
+    def check(user, where):
+        if not isinstance(user, dict):
+            return [f"{where} must be a dict with name and authorized_keys"]
+        errors = account_name_errors(user.get("name"), f"{where}.name")
+        if user.get("name") == "root":
+            errors.append(f"{where}.name must not be root (root login is disabled; use a regular account)")
+        keys = user.get("authorized_keys")
+        if not _is_list(keys) or len(keys) == 0:
+            errors.append(f"{where}.authorized_keys must list at least one public key "
+                          f"(key-only login), got {_show(keys)}")
+        return errors
+
+    errors = _each(value, name, check, 1, "admin users (someone must be able to log in with a key)")
+    return errors
+
+
+def ssh_keygen_errors(results, name, required_rsa_size=3072):
+    """Errors from `ssh-keygen -l -f /dev/stdin` run on every authorized key.
+
+    results: the registered loop results of that command over
+    `users | subelements('authorized_keys')` (item is [user, key]).
+    """
+    errors = []
+    for result in results or []:
+        if result.get("skipped"):
+            continue
+        user, key = result["item"][0], result["item"][1]
+        where = f"{name}[{user.get('name')}].authorized_keys"
+        shown = _show(key if len(str(key)) <= 40 else str(key)[:37] + "...")
+        stdout = str(result.get("stdout", "")).strip()
+        if "PRIVATE KEY" in str(key):
+            errors.append(f"{where}: {shown} is a PRIVATE key; give the public key")
+        elif result.get("rc") != 0 or not re.match(r"^(ssh-|ecdsa-|sk-)", str(key).strip()):
+            detail = str(result.get("stderr", "")).strip() or stdout or str(result.get("msg", "")).strip()
+            errors.append(f"{where}: {shown} is not a usable public key ({detail}); it must be one line in "
+                          "authorized_keys format (e.g. \"ssh-ed25519 AAAA... comment\")")
+        elif stdout.endswith("(RSA)") and int(stdout.split()[0]) < int(required_rsa_size):
+            errors.append(f"{where}: {shown} is an RSA key of {stdout.split()[0]} bits; sshd refuses RSA keys "
+                          f"under {required_rsa_size} bits (ssh_hardening_required_rsa_size)")
+    return errors
+
+
+def module_errors(value, name, with_callable=False):
+    """Errors for a dotted Python module name (with_callable: MODULE:CALLABLE, as gunicorn takes)."""
+    pattern, example = (_CALLABLE_RE, "exampleapp.wsgi:application") if with_callable \
+        else (_MODULE_RE, "exampleapp.settings")
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        what = "MODULE:CALLABLE" if with_callable else "a dotted module name"
+        return [f"{name} must be {what} such as {example}, got {_show(value)}"]
+    return []
+
+
+def url_path_errors(value, name):
+    """Errors for a URL path prefix: starts and ends with '/' (e.g. /static/), no spaces, ';', '..'."""
+    if not isinstance(value, str) or not _URL_PATH_RE.fullmatch(value) or "/../" in value or "/./" in value:
+        return [f"{name} must be a URL path starting and ending with '/' (e.g. \"/static/\"; letters, digits "
+                f"and . _ ~ % @ + -, no '..'), got {_show(value)}"]
+    return []
+
+
+def admin_url_errors(value, name):
+    """Errors for Django's admin URL prefix: relative (no leading '/'), ends in '/', no '..'."""
+    if not isinstance(value, str) or not _ADMIN_URL_RE.fullmatch(value) \
+            or any(part in (".", "..") for part in value.split("/")):
+        return [f"{name} must be a relative path ending in \"/\" (e.g. \"staff-admin/\"), got {_show(value)}"]
+    return []
+
+
+def csp_errors(value, name):
+    """Errors for a Content-Security-Policy: a mapping of directive to a list of sources.
+
+    A source may not hold spaces, ';' or ',' (which would start another
+    directive or policy).
+    """
+    if not isinstance(value, dict):
+        return [f"{name} must be a mapping of directive to a list of sources, got {_show(value)}"]
+    errors = []
+    for directive, sources in value.items():
+        if not isinstance(directive, str) or not _CSP_DIRECTIVE_RE.fullmatch(directive):
+            errors.append(f"{name}: {_show(directive)} is not a directive name (e.g. default-src)")
+            continue
+        if not _is_list(sources):
+            errors.append(f"{name}[{directive}] must be a list of sources (e.g. [\"'self'\"]), got {_show(sources)}")
+            continue
+        for source in sources:
+            if not isinstance(source, str) or not _CSP_SOURCE_RE.fullmatch(source):
+                errors.append(f"{name}[{directive}]: source {_show(source)} may not hold spaces, ';', ',' or quotes "
+                              "other than a keyword's ('self')")
+    return errors
+
+
+def email_errors(value, name, allow_empty=False):
+    """Errors for an e-mail address (allow_empty: "" is accepted)."""
+    if allow_empty and value == "":
+        return []
+    if not isinstance(value, str) or not _EMAIL_RE.fullmatch(value):
+        return [f"{name} must be an e-mail address such as ops@example.com, got {_show(value)}"]
+    return []
+
+
+def https_url_errors(value, name):
+    """Errors for an https:// URL without spaces."""
+    if not isinstance(value, str) or not _HTTPS_URL_RE.fullmatch(value):
+        return [f"{name} must be an https:// URL, got {_show(value)}"]
+    return []
+
+
+def database_url_errors(value, name, allow_empty=True):
+    """Errors for a database URL: postgres://USER:PASSWORD@HOST:PORT/NAME[?OPTIONS] ("" allowed)."""
+    if allow_empty and value == "":
+        return []
+    if not isinstance(value, str) or not _DATABASE_URL_RE.fullmatch(value):
+        return [f"{name} must be postgres://USER:PASSWORD@HOST:PORT/NAME, without quotes, spaces or backslashes"
+                + (" (or empty)" if allow_empty else "")]
+    return []
+
+
+def size_errors(value, name):
+    """Errors for an nginx size: a number with an optional k/m/g suffix (e.g. 10m)."""
+    if not isinstance(value, (str, int)) or isinstance(value, bool) or not _SIZE_RE.fullmatch(str(value)):
+        return [f"{name} must be a size such as 10m (a number, optionally k, m or g), got {_show(value)}"]
+    return []
+
+
+def duration_errors(value, name):
+    """Errors for an nginx time: a number with an optional ms/s/m/h suffix (e.g. 30s)."""
+    if not isinstance(value, (str, int)) or isinstance(value, bool) or not _DURATION_RE.fullmatch(str(value)):
+        return [f"{name} must be a time such as 30s (a number, optionally ms, s, m or h), got {_show(value)}"]
+    return []
+
+
+def _host_port_problem(value):
+    """Why value is not HOST:PORT ([IPv6]:PORT, IPv4:PORT or name:PORT), or None."""
+    if not isinstance(value, str) or ":" not in value:
+        return "must be HOST:PORT"
+    host, _, port = value.rpartition(":")
+    if _port_problem(port):
+        return f"has a port that {_port_problem(port)}"
+    if host.startswith("[") and host.endswith("]"):
+        try:
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            return "has an invalid IPv6 address in brackets"
+        return None
+    if re.fullmatch(r"^[0-9.]+$", host):
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            return "has an invalid IPv4 address"
+        return None
+    if _hostname_problem(host):
+        return "must be HOST:PORT with an IP address, [IPv6] or lowercase host name"
+    return None
+
+
+def bind_errors(value, name, allow_empty=False):
+    """Errors for a listen address "ADDRESS:PORT" (IPv6 in brackets); allow_empty: "" is accepted."""
+    if allow_empty and value == "":
+        return []
+    problem = _host_port_problem(value)
+    return [f"{name} {_show(value)} {problem}"] if problem else []
+
+
+def upstream_errors(value, name, min_items=1):
+    """Errors for proxy upstream entries: "unix:/path/to.sock" or HOST:PORT / [IPv6]:PORT."""
+    def check(entry, where):
+        if isinstance(entry, str) and entry.startswith("unix:"):
+            problem = _path_problem(entry[len("unix:"):])
+            return [f"{where} {_show(entry)}: the socket {problem}"] if problem else []
+        problem = _host_port_problem(entry)
+        return [f"{where} {_show(entry)} must be \"unix:/path/to.sock\" or HOST:PORT ({problem})"] if problem else []
+
+    return _each(value, name, check, min_items, "\"unix:/path/to.sock\" or HOST:PORT entries")
+
+
+def _network_problem(value, allow_any=False, ipv6=True):
+    text = str(value).strip() if isinstance(value, str) else None
+    if text is None:
+        return "is not an IPv4/IPv6 address or CIDR"
+    if text in _ANY_SOURCES:
+        return None if allow_any and text == "any" else "would allow everyone (not allowed here)"
+    try:
+        network = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return "is not an IPv4/IPv6 address or CIDR" + (", nor `any`" if allow_any else "")
+    if "/" in text and ipaddress.ip_interface(text).ip != network.network_address:
+        return f"has host bits set (did you mean {network}?)"
+    if network.version == 6 and not ipv6:
+        return "is an IPv6 source but IPv6 is turned off"
+    return None
+
+
+def network_errors(value, name, allow_any=False, ipv6=True, min_items=0):
+    """Errors for a list of IP addresses or networks (CIDR, no host bits set).
+
+    allow_any: "any" is accepted (everyone); "*", 0.0.0.0/0 and ::/0 never
+    are. ipv6: IPv6 entries accepted.
+    """
+    def check(entry, where):
+        problem = _network_problem(entry, allow_any, ipv6)
+        return [f"{where} {_show(entry)} {problem}"] if problem else []
+
+    return _each(value, name, check, min_items, "IP addresses or CIDRs")
+
+
+_RULE_COMMENT_RE = re.compile(r"^[A-Za-z0-9 .,:/@+_-]*$")
+
+
+def firewall_rule_errors(value, name, ipv6=True):
+    """Errors for extra firewall rules: port (1-65535 or "low:high", a range only with tcp/udp),
+    from (address, CIDR or any), comment (letters, digits, space, . , : / @ + _ -; <= 200).
+
+    Keys and proto's choices are the argument spec's.
+    """
+    def check(rule, where):
+        if not isinstance(rule, dict):
+            return [f"{where} must be a dict with port, proto, from, comment"]
+        errors = []
+        port = rule.get("port")
+        text = str(port).strip() if isinstance(port, (int, str)) and not isinstance(port, bool) else ""
+        low, sep, high = text.partition(":")
+        problem = _port_problem(low) or (_port_problem(high) if sep else None)
+        if problem:
+            errors.append(f"{where}.port {_show(port)} must be a port number 1-65535 or a range \"low:high\"")
+        elif sep and int(high) < int(low):
+            errors.append(f"{where}.port {_show(port)} is a range whose end is below its start")
+        elif sep and rule.get("proto", "tcp") not in ("tcp", "udp"):
+            errors.append(f"{where}.port {_show(port)} is a range, which UFW accepts only with proto tcp or udp")
+        problem = _network_problem(rule.get("from", "any"), allow_any=True, ipv6=ipv6)
+        if problem:
+            errors.append(f"{where}.from {_show(rule.get('from'))} {problem}")
+        comment = rule.get("comment", "")
+        if not isinstance(comment, str) or not _RULE_COMMENT_RE.fullmatch(comment) or len(comment) > 200:
+            errors.append(f"{where}.comment {_show(comment)} may hold only letters, digits, space and "
+                          ". , : / @ + _ - (at most 200 characters)")
+        return errors
+
+    return _each(value, name, check, 0, "rules")
+
+
+FILTERS = {
+    "hostname_errors": hostname_errors,
+    "port_errors": port_errors,
+    "path_errors": path_errors,
+    "relative_path_errors": relative_path_errors,
+    "file_name_errors": file_name_errors,
+    "secret_key_errors": secret_key_errors,
+    "integer_errors": integer_errors,
+    "boolean_errors": boolean_errors,
+    "false_errors": false_errors,
+    "debug_errors": debug_errors,
+    "choice_errors": choice_errors,
+    "required_errors": required_errors,
+    "exactly_one_errors": exactly_one_errors,
+    "at_least_one_errors": at_least_one_errors,
+    "account_name_errors": account_name_errors,
+    "admin_users_errors": admin_users_errors,
+    "ssh_keygen_errors": ssh_keygen_errors,
+    "module_errors": module_errors,
+    "url_path_errors": url_path_errors,
+    "admin_url_errors": admin_url_errors,
+    "csp_errors": csp_errors,
+    "email_errors": email_errors,
+    "https_url_errors": https_url_errors,
+    "database_url_errors": database_url_errors,
+    "size_errors": size_errors,
+    "duration_errors": duration_errors,
+    "bind_errors": bind_errors,
+    "upstream_errors": upstream_errors,
+    "network_errors": network_errors,
+    "firewall_rule_errors": firewall_rule_errors,
+}
+
+
+class FilterModule:
+    """Validators of hardening.stack: each returns the list of errors, naming the variable."""
+
+    def filters(self):
+        return dict(FILTERS)

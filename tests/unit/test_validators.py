@@ -1,0 +1,402 @@
+"""The shared validators (plugins/filter/validators.py), loaded by path: no collection install needed."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+_SPEC = importlib.util.spec_from_file_location("hardening_validators", ROOT / "plugins" / "filter" / "validators.py")
+v = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(v)
+
+STRONG_KEY = "k7Qm2xV9pL4sT8wZ1nB6cR3yH5jD0fG2aE7uK9oP4iM1qW8eR6tY3"
+LABEL63 = "a" * 63
+LABEL64 = "a" * 64
+# 4 labels of 63 + 3 dots = 255; trimmed to exactly 253 and 254 characters.
+NAME253 = ".".join([LABEL63] * 3 + ["a" * 61])
+NAME254 = ".".join([LABEL63] * 3 + ["a" * 62])
+
+
+def test_every_filter_is_exported_and_returns_a_list():
+    filters = v.FilterModule().filters()
+    assert set(filters) == set(v.FILTERS)
+    assert all(callable(f) for f in filters.values())
+    assert filters["hostname_errors"](["example.com"], "x") == []
+
+
+def assert_names(errors, name):
+    assert errors, "expected errors"
+    assert all(name in error for error in errors), errors
+
+
+# --- hostname_errors -------------------------------------------------------
+
+@pytest.mark.parametrize("names,options", [
+    (["example.com"], {}),
+    (["www.example.com", "a-b.example.co.uk"], {}),
+    (["localhost"], {}),                      # a single label: fine for nginx
+    ([f"{LABEL63}.com"], {}),
+    ([NAME253], {}),
+    (["xn--bcher-kva.example"], {}),
+    (["example.com", ".example.org"], {"allow_leading_dot": True}),
+    (["example.com"], {"require_dot": True}),
+    (["1password.com", "example.123a"], {}),
+    ([], {"min_items": 0}),
+])
+def test_hostnames_valid(names, options):
+    assert v.hostname_errors(names, "site_names", **options) == []
+
+
+@pytest.mark.parametrize("names,options,needle", [
+    ([], {}, "must not be empty"),
+    ("example.com", {}, "must be a list"),
+    ({"example.com": 1}, {}, "must be a list"),
+    (["localhost"], {"require_dot": True}, "single label"),
+    ([".example.com"], {}, "starts with a dot"),
+    (["..example.com"], {"allow_leading_dot": True}, "starts with a dot"),
+    (["example.com."], {}, "trailing dot"),
+    ([".example.com."], {"allow_leading_dot": True}, "trailing dot"),
+    (["Example.com"], {}, "upper-case"),
+    (["*"], {}, "wildcard"),
+    (["*.example.com"], {"allow_leading_dot": True}, "wildcard"),
+    (["192.0.2.1"], {}, "IP address"),
+    (["2001:db8::1"], {}, "IP address"),
+    (["[2001:db8::1]"], {}, "IP address"),
+    (["999.1.1.1"], {}, "all-numeric"),
+    (["example.com:8000"], {}, "port"),
+    (["https://example.com"], {}, "URL"),
+    ([f"{LABEL64}.com"], {}, "63"),
+    ([NAME254], {}, "253"),
+    (["-example.com"], {}, "invalid label"),
+    (["example-.com"], {}, "invalid label"),
+    (["exa_mple.com"], {}, "invalid label"),
+    (["example..com"], {}, "invalid label"),
+    (["exa mple.com"], {}, "invalid label"),
+    ([""], {}, "not a host name"),
+    ([None], {}, "not a host name"),
+    ([42], {}, "not a host name"),
+])
+def test_hostnames_invalid(names, options, needle):
+    errors = v.hostname_errors(names, "site_names", **options)
+    assert_names(errors, "site_names")
+    assert any(needle in error for error in errors), errors
+
+
+def test_hostname_errors_name_the_entry():
+    errors = v.hostname_errors(["example.com", "Bad.com", "*"], "nginx_server_names")
+    assert len(errors) == 2
+    assert errors[0].startswith('nginx_server_names[1] "Bad.com"')
+    assert errors[1].startswith('nginx_server_names[2] "*"')
+
+
+# --- port_errors ------------------------------------------------------------
+
+@pytest.mark.parametrize("port", [1, 22, 443, 65535, "22", " 8000 "])
+def test_ports_valid(port):
+    assert v.port_errors(port, "ssh_port") == []
+
+
+@pytest.mark.parametrize("port,needle", [
+    (0, "out of range"), (65536, "out of range"), ("0", "out of range"), (70000, "out of range"),
+    (-1, "1-65535"), (True, "1-65535"), (False, "1-65535"), (None, "1-65535"), ("ssh", "1-65535"),
+    ("22.0", "1-65535"), (22.0, "1-65535"), ("", "1-65535"), ("80:90", "1-65535"), ([22], "1-65535"),
+])
+def test_ports_invalid(port, needle):
+    errors = v.port_errors(port, "ssh_port")
+    assert_names(errors, "ssh_port")
+    assert needle in errors[0]
+
+
+def test_port_lists():
+    assert v.port_errors([80, "443"], "web_ports", many=True) == []
+    assert v.port_errors([], "web_ports", many=True) == []
+    assert v.port_errors([], "web_ports", many=True, min_items=1) != []
+    errors = v.port_errors([80, 0, True], "web_ports", many=True)
+    assert [e.split()[0] for e in errors] == ["web_ports[1]", "web_ports[2]"]
+    assert_names(v.port_errors(80, "web_ports", many=True), "web_ports")
+
+
+# --- path_errors ------------------------------------------------------------
+
+@pytest.mark.parametrize("path,options", [
+    ("/srv/app", {}), ("/var/lib/app-1/data_2", {}), ("/etc/nginx/tls/site.test", {}), ("/a", {}),
+    ("", {"allow_empty": True}), ("/run/app-gunicorn.sock", {"suffix": ".sock"}),
+])
+def test_paths_valid(path, options):
+    assert v.path_errors(path, "some_dir", **options) == []
+
+
+@pytest.mark.parametrize("path,options,needle", [
+    ("", {}, "absolute"), ("srv/app", {}, "absolute"), ("~/app", {}, "absolute"), (None, {}, "absolute"),
+    ("/srv/my app", {}, "no spaces"), ("/srv/app;rm", {}, "no spaces"), ("/srv/app/", {}, "end with '/'"),
+    ("/", {}, "root"), ("/srv/../etc", {}, "'..'"), ("/srv/./app", {}, "'..'"), ("/srv/..", {}, "'..'"),
+    ("/srv//app", {}, "'//'"), ("/run/app.socket", {"suffix": ".sock"}, ".sock"),
+    ("/run/.sock", {"suffix": ".sock"}, ".sock"), ("/srv/app\n", {}, "no spaces"),
+])
+def test_paths_invalid(path, options, needle):
+    errors = v.path_errors(path, "some_dir", **options)
+    assert_names(errors, "some_dir")
+    assert needle in errors[0]
+
+
+def test_path_lists_and_relative_paths():
+    assert v.path_errors(["/a", "/b"], "dirs", many=True) == []
+    assert v.path_errors(["/a", "b"], "dirs", many=True)[0].startswith("dirs[1]")
+    assert v.relative_path_errors("requirements/prod.txt", "req") == []
+    assert v.relative_path_errors("", "req", allow_empty=True) == []
+    for bad in ("", "/abs.txt", "../x.txt", "a//b", "a b.txt", "dir/"):
+        assert_names(v.relative_path_errors(bad, "req"), "req")
+
+
+def test_file_names():
+    assert v.file_name_errors("example.com", "cert") == []
+    for bad in ("", ".hidden", "a/b", "a b", None):
+        assert_names(v.file_name_errors(bad, "cert"), "cert")
+
+
+# --- secret_key_errors ------------------------------------------------------
+
+def test_secret_key_valid():
+    assert v.secret_key_errors(STRONG_KEY, "django_app_secret_key") == []
+    assert v.secret_key_errors("a" * 45 + "bcdef!#%()*+,./:;<=>?@[]^_{|}~-", "k") == []
+    assert v.secret_key_errors("", "k", allow_empty=True) == []
+
+
+@pytest.mark.parametrize("key,needle", [
+    ("", "50"),
+    ("short-key", "50"),
+    (STRONG_KEY[:49], "50"),
+    ("ab" * 40, "distinct"),
+    ("django-insecure-" + STRONG_KEY, "django-insecure-"),
+    (STRONG_KEY + " x", "no quotes, spaces"),
+    (STRONG_KEY + "'", "no quotes"),
+    (STRONG_KEY + "$", "no quotes"),
+    (STRONG_KEY + "\\", "no quotes"),
+    (STRONG_KEY + '"', "no quotes"),
+    (12345, "string"),
+])
+def test_secret_key_invalid(key, needle):
+    errors = v.secret_key_errors(key, "django_app_secret_key")
+    assert all(e.startswith("django_app_secret_key is weak") for e in errors) and errors
+    assert any(needle in e for e in errors), errors
+
+
+def test_secret_key_limits():
+    fifty = (STRONG_KEY * 2)[:50]
+    assert v.secret_key_errors(fifty, "k") == []
+    assert v.secret_key_errors("abcd" * 13, "k") != []        # 4 distinct
+    assert v.secret_key_errors("abcde" * 10, "k") == []       # 5 distinct, 50 long
+
+
+# --- integer_errors, booleans, choices --------------------------------------
+
+@pytest.mark.parametrize("value,options", [
+    (0, {}), ("0", {}), (3600, {}), ("7200", {}), (12, {"minimum": 12}), (5, {"minimum": 1, "maximum": 5}),
+])
+def test_integers_valid(value, options):
+    assert v.integer_errors(value, "n", **options) == []
+
+
+@pytest.mark.parametrize("value,options", [
+    (-1, {}), ("-1", {}), (3600.5, {}), (3600.0, {}), ("3600.5", {}), (True, {}), (False, {}), (None, {}),
+    ("two years", {}), ("", {}), ([1], {}), (11, {"minimum": 12}), (6, {"minimum": 1, "maximum": 5}),
+])
+def test_integers_invalid(value, options):
+    assert_names(v.integer_errors(value, "some_number", **options), "some_number")
+
+
+def test_booleans():
+    assert v.boolean_errors(True, "b") == v.boolean_errors(False, "b") == []
+    for bad in ("yes", "no", "true", 1, 0, None):
+        assert_names(v.boolean_errors(bad, "flag"), "flag")
+
+
+def test_debug_must_be_false():
+    for ok in (False, "false", "no", "off", "0", "False"):
+        assert v.debug_errors(ok, "django_app_debug") == []
+    for bad in (True, "yes", "true", 1, "on", None, "maybe"):
+        errors = v.debug_errors(bad, "django_app_debug")
+        assert errors and "django_app_debug must be false" in errors[0]
+
+
+def test_choices_required_and_exactly_one():
+    assert v.choice_errors("alice", "connect_as", ["alice", "bob"]) == []
+    assert_names(v.choice_errors("carol", "connect_as", ["alice", "bob"]), "connect_as")
+    assert v.required_errors("main", "version") == []
+    for bad in ("", None, []):
+        assert_names(v.required_errors(bad, "version"), "version")
+    assert v.exactly_one_errors({"src_path": "/x", "src_git": ""}) == []
+    for both in ({"src_path": "/x", "src_git": "https://g"}, {"src_path": "", "src_git": ""}):
+        errors = v.exactly_one_errors(both)
+        assert errors and "src_path" in errors[0] and "src_git" in errors[0]
+    assert v.at_least_one_errors({"socket": "/run/a.sock", "bind": ""}) == []
+    assert v.at_least_one_errors({"socket": "/run/a.sock", "bind": "127.0.0.1:80"}) == []
+    errors = v.at_least_one_errors({"socket": "", "bind": ""})
+    assert errors and "socket" in errors[0] and "bind" in errors[0]
+
+
+# --- accounts and SSH keys --------------------------------------------------
+
+def test_account_names():
+    for ok in ("alice", "_svc", "ssh-users", "a" * 32):
+        assert v.account_name_errors(ok, "group") == []
+    for bad in ("", "Alice", "1alice", "a" * 33, "al ice", None, "al.ice"):
+        assert_names(v.account_name_errors(bad, "group"), "group")
+
+
+def test_admin_users():
+    good = [{"name": "alice", "authorized_keys": ["ssh-ed25519 AAAA"]}]
+    assert v.admin_users_errors(good, "admins") == []
+    cases = [
+        [],
+        "alice",
+        [{"name": "root", "authorized_keys": ["ssh-ed25519 AAAA"]}],
+        [{"name": "Alice", "authorized_keys": ["ssh-ed25519 AAAA"]}],
+        [{"name": "alice", "authorized_keys": []}],
+        [{"name": "alice"}],
+        ["alice"],
+    ]
+    for bad in cases:
+        assert_names(v.admin_users_errors(bad, "admins"), "admins")
+    assert "root" in v.admin_users_errors(cases[2], "admins")[0]
+
+
+def keygen(key, rc=0, stdout="256 SHA256:abc alice (ED25519)", stderr=""):
+    return {"item": [{"name": "alice"}, key], "rc": rc, "stdout": stdout, "stderr": stderr}
+
+
+def test_ssh_keygen_results():
+    assert v.ssh_keygen_errors([keygen("ssh-ed25519 AAAA alice")], "users") == []
+    assert v.ssh_keygen_errors([keygen("ssh-rsa AAAA", stdout="4096 SHA256:x a (RSA)")], "users", 3072) == []
+    assert v.ssh_keygen_errors([{"skipped": True}], "users") == []
+    assert v.ssh_keygen_errors([], "users") == []
+    bad = [
+        keygen("-----BEGIN OPENSSH PRIVATE KEY----- abc", rc=255, stdout="", stderr="not a public key"),
+        keygen("ssh-ed25519 bm90", rc=255, stdout="", stderr="is not a public key file."),
+        keygen("AAAA alice"),
+        keygen("ssh-rsa AAAA", stdout="2048 SHA256:x a (RSA)"),
+    ]
+    errors = v.ssh_keygen_errors(bad, "ssh_hardening_admin_users", 3072)
+    assert len(errors) == 4
+    assert all(e.startswith("ssh_hardening_admin_users[alice].authorized_keys") for e in errors)
+    assert "PRIVATE" in errors[0] and "2048 bits" in errors[3]
+
+
+# --- Python names, URLs, CSP, e-mail ---------------------------------------
+
+def test_modules():
+    assert v.module_errors("exampleapp.settings", "m") == []
+    assert v.module_errors("exampleapp.wsgi:application", "w", with_callable=True) == []
+    for bad in ("", "x; import os", "1app.settings", "app..settings", "app.settings:", None):
+        assert_names(v.module_errors(bad, "m"), "m")
+    for bad in ("exampleapp.wsgi", "exampleapp.wsgi:app:x", "exampleapp.wsgi:1app", "a b:c"):
+        assert_names(v.module_errors(bad, "w", with_callable=True), "w")
+
+
+def test_url_paths():
+    for ok in ("/", "/static/", "/assets/v1/"):
+        assert v.url_path_errors(ok, "static_url") == []
+    for bad in ("static/", "/static", "/sta tic/", "/static;/", "/a/../b/", "", None, "//"):
+        assert_names(v.url_path_errors(bad, "static_url"), "static_url")
+
+
+def test_admin_urls():
+    for ok in ("admin/", "staff/console/", "a.b~c-d/"):
+        assert v.admin_url_errors(ok, "admin_url") == []
+    for bad in ("/admin/", "admin", "", "admin//", "staff/../admin/", "../", "adm in/", None):
+        assert_names(v.admin_url_errors(bad, "admin_url"), "admin_url")
+
+
+def test_csp():
+    assert v.csp_errors({}, "csp") == []
+    assert v.csp_errors({"default-src": ["'self'"], "img-src": ["'self'", "data:", "https://cdn.example.com"]},
+                        "csp") == []
+    for bad in ("default-src 'self'", ["default-src"], {"default-src": "'self'"},
+                {"default src": ["'self'"]}, {"default-src": ["'self'; script-src *"]},
+                {"default-src": ["a, b"]}, {"default-src": [1]}):
+        assert_names(v.csp_errors(bad, "csp"), "csp")
+
+
+def test_email():
+    assert v.email_errors("ops@example.com", "email") == []
+    assert v.email_errors("", "email", allow_empty=True) == []
+    for bad in ("", "ops", "ops@example", "a b@example.com", "ops@@example.com", None):
+        assert_names(v.email_errors(bad, "email"), "email")
+
+
+def test_https_and_database_urls():
+    assert v.https_url_errors("https://acme-v02.api.letsencrypt.org/directory", "u") == []
+    assert v.https_url_errors("https://127.0.0.1:14000/dir", "u") == []
+    for bad in ("http://x/dir", "https://", "https://a b/", "", None):
+        assert_names(v.https_url_errors(bad, "u"), "u")
+    for ok in ("", "postgres://u:p@db:5432/app", "postgresql://u@db/app?sslmode=require"):
+        assert v.database_url_errors(ok, "db") == []
+    for bad in ("mysql://u:p@h/db", "postgres://u:p@h/", "postgres://u:p'@h/db", "postgres://h/db x"):
+        assert_names(v.database_url_errors(bad, "db"), "db")
+    assert v.database_url_errors("", "db", allow_empty=False) != []
+
+
+def test_sizes_and_durations():
+    for ok in ("10m", "1024", "1G", "0"):
+        assert v.size_errors(ok, "s") == []
+    for bad in ("10 m", "10mb", "", "-1", True):
+        assert_names(v.size_errors(bad, "s"), "s")
+    for ok in ("30s", "500ms", "5m", "1h", "60"):
+        assert v.duration_errors(ok, "t") == []
+    for bad in ("30 s", "30sec", "", "1d", False):
+        assert_names(v.duration_errors(bad, "t"), "t")
+
+
+# --- gunicorn bind, upstreams, networks, firewall rules ----------------------
+
+def test_bind():
+    for ok in ("127.0.0.1:8000", "0.0.0.0:8000", "[::1]:8000", "app.internal:8000", "localhost:8000"):
+        assert v.bind_errors(ok, "bind") == []
+    assert v.bind_errors("", "bind", allow_empty=True) == []
+    for bad in ("", "127.0.0.1", "127.0.0.1:0", "127.0.0.1:65536", "999.1.1.1:80", "[::g]:80", "::1:80",
+                "App.Internal:80", "host:port", "*:8000", "10.0.0.1:80:90"):
+        assert_names(v.bind_errors(bad, "bind"), "bind")
+
+
+def test_upstreams():
+    assert v.upstream_errors(["unix:/run/app-gunicorn.sock"], "up") == []
+    assert v.upstream_errors(["10.0.0.5:8000", "[fd00::5]:8000", "app1.internal:8000"], "up") == []
+    for bad in ([], "unix:/run/a.sock", ["unix:run/a.sock"], ["unix:/run/a b.sock"], ["10.0.0.5"],
+                ["10.0.0.5:0"], ["http://10.0.0.5:8000"], ["10.0.0.5:8000;"]):
+        assert_names(v.upstream_errors(bad, "up"), "up")
+
+
+def test_networks():
+    assert v.network_errors(["127.0.0.1", "10.0.0.0/8", "fd00::/8", "::1"], "ips") == []
+    assert v.network_errors(["any"], "src", allow_any=True) == []
+    for bad in (["*"], ["any"], ["0.0.0.0/0"], ["::/0"], ["10.0.0.1/8"], ["10.0.0.300"], ["abc"], [""],
+                "127.0.0.1", [None]):
+        assert_names(v.network_errors(bad, "ips"), "ips")
+    assert "IPv6" in v.network_errors(["::1"], "ips", ipv6=False)[0]
+    assert v.network_errors([], "ips", min_items=1) != []
+
+
+def test_firewall_rules():
+    good = [{"port": 8080}, {"port": "60000:61000", "proto": "udp", "from": "10.0.0.0/8", "comment": "mosh"},
+            {"port": "53", "proto": "any", "from": "::1"}]
+    assert v.firewall_rule_errors(good, "ufw_rules") == []
+    cases = [
+        ({"port": 70000}, "ufw_rules[0].port"),
+        ({"port": "http"}, "ufw_rules[0].port"),
+        ({"port": True}, "ufw_rules[0].port"),
+        ({"port": "80:"}, "ufw_rules[0].port"),
+        ({"port": "90:80"}, "end is below"),
+        ({"port": "80:90", "proto": "any"}, "only with proto tcp or udp"),
+        ({"port": 80, "from": "10.0.0.300/8"}, "ufw_rules[0].from"),
+        ({"port": 80, "from": "10.1.2.3/8"}, "host bits"),
+        ({"port": 80, "from": "0.0.0.0/0"}, "ufw_rules[0].from"),
+        ({"port": 80, "comment": "a;b"}, "ufw_rules[0].comment"),
+        ({"port": 80, "comment": "x" * 201}, "ufw_rules[0].comment"),
+        ("port 80", "ufw_rules[0]"),
+    ]
+    for rule, needle in cases:
+        errors = v.firewall_rule_errors([rule], "ufw_rules")
+        assert errors and needle in errors[0], (rule, errors)
+    assert "IPv6" in v.firewall_rule_errors([{"port": 1, "from": "::1"}], "ufw_rules", ipv6=False)[0]
+    assert_names(v.firewall_rule_errors({"port": 80}, "ufw_rules"), "ufw_rules")

@@ -4,12 +4,14 @@ Argument-spec validation is tagged `always` by Ansible itself (bad input is
 refused whichever layer runs), so it is left out of the comparison.
 """
 
+import functools
 import pathlib
 import re
 import subprocess
 import sys
 
 import pytest
+import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 PLAYBOOK = pathlib.Path(sys.executable).with_name("ansible-playbook")
@@ -27,15 +29,9 @@ LAYERS = {
 
 
 def roles_with_tasks(tags: str | None) -> set[str]:
-    args = [str(PLAYBOOK), "site.yml", "--list-tasks"] + (["--tags", tags] if tags else [])
-    result = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
-    assert result.returncode == 0, result.stdout + result.stderr
-    roles = set()
-    for line in result.stdout.splitlines():
-        match = re.match(r"\s+([a-z_]+) : (.*)\tTAGS:", line)
-        if match and not match.group(2).startswith("Validating arguments against arg spec"):
-            roles.add(match.group(1))
-    return roles
+    if tags is None:
+        return {role for role, _, task_tags in listed_tasks(None) if "always" not in task_tags}
+    return {role for role, _ in selected(tags)}
 
 
 def test_without_tags_every_role_runs():
@@ -45,3 +41,87 @@ def test_without_tags_every_role_runs():
 @pytest.mark.parametrize("tag", sorted(LAYERS))
 def test_a_tag_runs_only_its_layer(tag):
     assert roles_with_tasks(tag) == LAYERS[tag]
+
+
+SSHD_CONFIG = "Write sshd_config, proven by a test login before it goes live"
+
+# Concern tags inside each role: one such tag runs its role's validation,
+# state read and its concern, never another concern's tasks.
+CONCERNS = {
+    "ssh_hardening_accounts": ("ssh_hardening", "Grant or remove sudo rights", SSHD_CONFIG),
+    "ssh_hardening_host_keys": ("ssh_hardening", "Generate missing or undersized host keys", "Create the admin users"),
+    "ssh_hardening_config": ("ssh_hardening", SSHD_CONFIG, "Create the admin users"),
+    "ufw_rules": ("ufw", "Add the declared rules", "Enable UFW now and at boot"),
+    "ufw_policy": ("ufw", "Enable UFW now and at boot", "Add the declared rules"),
+    "django_app_install": ("django_app", "Create the app's directories", "Install the gunicorn service unit"),
+    "django_app_release": ("django_app", "Name the release", "Install the gunicorn service unit"),
+    "django_app_service": ("django_app", "Install the gunicorn service unit", "Name the release"),
+    "nginx_install": ("nginx", "Install nginx, logrotate and openssl", "Rotate nginx's logs"),
+    "nginx_config": ("nginx", "Rotate nginx's logs", "Obtain the certificate"),
+    "certbot_renewal": ("certbot", "Enable Debian's renewal timer", "Decide whether certbot must be asked"),
+    "certbot_certificate": ("certbot", "Decide whether certbot must be asked", "Enable Debian's renewal timer"),
+}
+
+
+@functools.cache
+def listed_tasks(tags: str | None) -> list[tuple[str, str, frozenset]]:
+    """(role, task name, tags) of each task --list-tasks shows, once per tag selection."""
+    args = [str(PLAYBOOK), "site.yml", "--list-tasks"] + (["--tags", tags] if tags else [])
+    result = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return [(role, name, frozenset(t.strip() for t in task_tags.split(",")))
+            for role, name, task_tags in re.findall(r"^\s+([a-z_]+) : (.*?)\tTAGS: \[(.*)\]$", result.stdout, re.M)]
+
+
+def selected(tag: str) -> list[tuple[str, str]]:
+    """The tasks --tags TAG runs: those carrying TAG, read off the one untagged listing."""
+    return [(role, name) for role, name, tags in listed_tasks(None) if tag in tags]
+
+
+def test_the_listing_selects_as_ansible_does():
+    for tag in ("web", "ssh_hardening_config"):
+        real = [(role, name) for role, name, tags in listed_tasks(tag) if "always" not in tags]
+        assert real == selected(tag)
+
+
+@pytest.mark.parametrize("tag", sorted(CONCERNS))
+def test_a_concern_tag_runs_only_its_concern(tag):
+    role, wanted, unwanted = CONCERNS[tag]
+    tasks = selected(tag)
+    assert {r for r, _ in tasks} == {role}
+    names = {name for _, name in tasks}
+    assert wanted in names
+    assert unwanted not in names
+
+
+def task_names(path: pathlib.Path) -> list[str]:
+    """Names of the tasks in a task file, blocks opened, imports and includes left out."""
+    names = []
+
+    def walk(tasks):
+        for task in tasks or []:
+            if "block" in task:
+                # --list-tasks shows a block's tasks, not its rescue or always part.
+                walk(task["block"])
+            elif not any(key.endswith(("import_tasks", "include_tasks")) for key in task):
+                names.append(task["name"])
+
+    walk(yaml.safe_load(path.read_text()))
+    return names
+
+
+# Task files reached by a dynamic include (the source kind is chosen at run time).
+DYNAMIC = {"django_app/tasks/source_git.yml", "django_app/tasks/source_path.yml"}
+
+
+def test_list_tasks_shows_every_role_task():
+    listed = {(role, name) for role, name, _ in listed_tasks(None)}
+    missing = []
+    for path in sorted((ROOT / "roles").glob("*/tasks/*.yml")):
+        relative = str(path.relative_to(ROOT / "roles"))
+        if relative in DYNAMIC:
+            continue
+        role = relative.split("/")[0]
+        missing += [f"{relative}: {name}" for name in task_names(path)
+                    if (role, name) not in listed and not re.search(r"\{\{", name)]
+    assert not missing, missing

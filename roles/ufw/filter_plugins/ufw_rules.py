@@ -1,4 +1,6 @@
-"""Filters of the ufw role: check and normalise declared rules, read UFW's rule files.
+"""Filters of the ufw role: normalise declared rules, read UFW's rule files.
+
+Input checks are the shared validators (plugins/filter/validators.py).
 
 Pure functions (no Ansible state) so tests/unit/test_ufw_filters.py can test
 them without a host. A rule is a dict {rule, proto, port, from, comment}:
@@ -10,44 +12,10 @@ the comment, which is how UFW itself tells rules apart.
 import ipaddress
 import re
 
-PROTOS = ("tcp", "udp", "any")
-COMMENT_RE = re.compile(r"^[A-Za-z0-9 .,:/@+_-]*$")
 PORT_RE = re.compile(r"^(\d{1,5})(?::(\d{1,5}))?$")
 ANY_SOURCES = ("any", "0.0.0.0/0", "::/0")
 # ### tuple ### ACTION PROTO DPORT DST SPORT SRC DIRECTION[ comment=HEX]
 TUPLE_RE = re.compile(r"^### tuple ### (.*)$")
-
-
-def _port_error(port):
-    """None if port is 1-65535 or "low:high" within that range, else why not."""
-    if isinstance(port, bool):
-        return "must be a port number 1-65535 or a range \"low:high\""
-    match = PORT_RE.match(str(port).strip())
-    if not match:
-        return "must be a port number 1-65535 or a range \"low:high\""
-    low = int(match.group(1))
-    high = int(match.group(2)) if match.group(2) else low
-    if not (1 <= low <= 65535 and 1 <= high <= 65535):
-        return "is out of range (ports are 1-65535)"
-    if high < low:
-        return "is a range whose end is below its start"
-    return None
-
-
-def _source_error(source, ipv6=True):
-    """None if source is any, an address or a network without host bits, else why not."""
-    text = str(source).strip()
-    if text == "any":
-        return None
-    try:
-        network = ipaddress.ip_network(text, strict=False)
-    except ValueError:
-        return "is not an IPv4/IPv6 address or CIDR, nor `any`"
-    if "/" in text and ipaddress.ip_interface(text).ip != network.network_address:
-        return f"has host bits set (did you mean {network}?)"
-    if network.version == 6 and not ipv6:
-        return "is an IPv6 source but ufw_ipv6 is false"
-    return None
 
 
 def normalise_source(source):
@@ -66,59 +34,6 @@ def normalise_port(port):
     match = PORT_RE.match(str(port).strip())
     low, high = match.group(1), match.group(2)
     return str(int(low)) if not high or int(high) == int(low) else f"{int(low)}:{int(high)}"
-
-
-def ufw_rule_errors(rules, ipv6=True):
-    """Messages naming ufw_rules[i].field for every invalid entry of ufw_rules."""
-    errors = []
-    if not isinstance(rules, list):
-        return ["ufw_rules must be a list of rules (dicts with port, proto, from, comment)"]
-    for index, rule in enumerate(rules):
-        where = f"ufw_rules[{index}]"
-        if not isinstance(rule, dict):
-            errors.append(f"{where} must be a dict with port, proto, from, comment")
-            continue
-        unknown = sorted(set(rule) - {"port", "proto", "from", "comment"})
-        if unknown:
-            errors.append(f"{where} has unknown keys {unknown} (allowed: port, proto, from, comment)")
-        proto = rule.get("proto", "tcp")
-        if proto not in PROTOS:
-            errors.append(f"{where}.proto {proto!r} is not a known protocol (tcp, udp or any)")
-        if "port" not in rule:
-            errors.append(f"{where}.port is missing")
-        else:
-            problem = _port_error(rule["port"])
-            if problem:
-                errors.append(f"{where}.port {rule['port']!r} {problem}")
-            elif ":" in str(rule["port"]) and proto == "any":
-                errors.append(f"{where}.port {rule['port']!r} is a range, which UFW accepts only with proto tcp or udp")
-        problem = _source_error(rule.get("from", "any"), ipv6)
-        if problem:
-            errors.append(f"{where}.from {rule.get('from')!r} {problem}")
-        comment = rule.get("comment", "")
-        if not isinstance(comment, str) or not COMMENT_RE.match(comment) or len(comment) > 200:
-            errors.append(f"{where}.comment {comment!r} may hold only letters, digits, space and . , : / @ + _ -"
-                          " (at most 200 characters)")
-    return errors
-
-
-def ufw_source_errors(sources, name, ipv6=True):
-    """Messages naming `name` for every invalid address/CIDR in sources."""
-    if not isinstance(sources, list):
-        return [f"{name} must be a list of addresses or CIDRs"]
-    errors = []
-    for index, source in enumerate(sources):
-        problem = "`any` is not allowed here" if str(source).strip() in ANY_SOURCES else _source_error(source, ipv6)
-        if problem:
-            errors.append(f"{name}[{index}] {source!r} {problem}")
-    return errors
-
-
-def ufw_port_error(port, name):
-    """A message naming `name` if port is not a single port 1-65535, else an empty string."""
-    if port is None or isinstance(port, bool) or not PORT_RE.match(str(port).strip()) or ":" in str(port):
-        return f"{name} {port!r} must be a port number 1-65535"
-    return "" if 1 <= int(str(port).strip()) <= 65535 else f"{name} {port!r} is out of range (ports are 1-65535)"
 
 
 def ufw_declared_rules(settings, marker):
@@ -218,9 +133,6 @@ class FilterModule:
 
     def filters(self):
         return {
-            "ufw_rule_errors": ufw_rule_errors,
-            "ufw_source_errors": ufw_source_errors,
-            "ufw_port_error": ufw_port_error,
             "ufw_declared_rules": ufw_declared_rules,
             "ufw_parse_user_rules": ufw_parse_user_rules,
             "ufw_stale_rules": ufw_stale_rules,

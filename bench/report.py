@@ -1,5 +1,7 @@
 """Turn one bin/bench run (the files in .bench/run/) into the results table.
 
+bin/bench imports it and calls build(); by hand, for a kept run directory:
+
     python3 bench/report.py RUN_DIR OUTPUT.md
 
 Reads values.tsv (what bin/bench recorded), the ansible-playbook logs (with the

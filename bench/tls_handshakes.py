@@ -1,7 +1,8 @@
 """TLS connections per second against one server, with or without session resumption.
 
-Runs inside the bench host (its own python3, standard library only). Each
-connection: TCP connect, TLS handshake (SNI set; full, or resuming the
+Runs inside the bench host (its own python3, standard library only); bin/bench
+copies it there and imports it for arguments(), the command line it passes.
+Each connection: TCP connect, TLS handshake (SNI set; full, or resuming the
 previous connection's session), one HEAD request with "Connection: close",
 read to EOF. The request is there in both modes so that a TLS 1.3 session
 ticket (sent after the handshake) is read and can be resumed; it is the same
@@ -63,7 +64,7 @@ def client(args):
     return count, resumed, time.monotonic() - start, protocol, statuses
 
 
-def main():
+def build_parser():
     parser = argparse.ArgumentParser()
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=443)
@@ -73,7 +74,17 @@ def main():
     parser.add_argument("--mode", choices=["new", "reuse"], default="new")
     parser.add_argument("--tls", choices=["1.2", "1.3"], default="1.3")
     parser.add_argument("--procs", type=int, default=2)
-    args = parser.parse_args()
+    return parser
+
+
+def arguments(sni, path, seconds, mode, tls, procs=2, host="127.0.0.1", port=443):
+    """The command line for one run, as bin/bench passes it to this script inside the host."""
+    return ["--host", host, "--port", str(port), "--sni", sni, "--path", path, "--seconds", str(seconds),
+            "--mode", mode, "--tls", tls, "--procs", str(procs)]
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
 
     with multiprocessing.Pool(args.procs) as pool:
         results = pool.map(client, [args] * args.procs)

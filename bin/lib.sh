@@ -1,4 +1,5 @@
-# Shared setup steps for bin/setup, bin/sandbox and bin/test.
+# Shared setup steps: bin/test sources this file; bin/sandbox and bin/bench
+# (Python) run setup_all through bash (bin/hostlib.py's setup()).
 # shellcheck shell=bash
 set -euo pipefail
 

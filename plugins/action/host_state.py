@@ -1,4 +1,4 @@
-# Copyright: the hardening.stack authors. GPL-3.0-or-later.
+# Copyright: the hardening.stack authors. MIT License.
 """Read what a role manages on a host in one shell round trip."""
 
 from __future__ import annotations

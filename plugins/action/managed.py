@@ -1,4 +1,4 @@
-# Copyright: the hardening.stack authors. GPL-3.0-or-later.
+# Copyright: the hardening.stack authors. MIT License.
 """Apply a role's managed items, running the real module only for what differs."""
 
 from __future__ import annotations

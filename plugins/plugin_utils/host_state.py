@@ -1,4 +1,4 @@
-# Copyright: the hardening.stack authors. GPL-3.0-or-later.
+# Copyright: the hardening.stack authors. MIT License.
 """One read of a host's state, and the comparison that decides what differs.
 
 A role declares what it manages once, as a table of items (files from a

@@ -144,6 +144,13 @@ def test_only_ssh_and_web_ports_are_reachable_from_outside(host):
         assert reachable(address, port, tries=5 if expected else 1) == expected, port
 
 
+def test_published_ports_listen_on_loopback_only(host):
+    """The test bed's own rule: a test host is reachable from this machine only."""
+    ports = host.backend.run_local(f"podman port {host.backend.get_hostname()}").stdout
+    lines = [line for line in ports.splitlines() if line.strip()]
+    assert lines and all("-> 127.0.0.1:" in line for line in lines), ports
+
+
 def test_check_mode_is_clean_on_the_converged_hosts():
     assert_check_mode_clean(CONVERGE, hosts=2)
 

@@ -4,6 +4,7 @@ the web host. Tests that stop a host are marked disruptive: they run last."""
 
 import json
 import os
+import re
 import socket
 import subprocess
 import time
@@ -74,6 +75,11 @@ def test_the_app_port_admits_the_web_host_only(host):
     assert app2.run(probe).rc != 0, "another app host must not"
     with pytest.raises(OSError):
         socket.create_connection((address(app1), APP_PORT), timeout=3).close()  # nor the controller
+    # The one rule that lets it in names the web host, and only it.
+    rules = app1.check_output("ufw status")
+    assert re.search(rf"^{APP_PORT}/tcp +ALLOW( IN)? +{re.escape(address(host))} +# managed:ufw-role app$",
+                     rules, re.M), rules
+    assert rules.count(f"{APP_PORT}/tcp") == 1, rules
 
 
 def test_the_app_hosts_share_one_secret_key():

@@ -37,3 +37,5 @@ def test_execution_environment_pins_the_tested_ansible_core():
     assert spec["version"] == 3
     assert spec["dependencies"]["ansible_core"]["package_pip"] == f"ansible-core=={pinned('ansible-core')}"
     assert spec["dependencies"]["galaxy"] == "requirements.yml"
+    # The runner the EE ships is the one tests/sandbox runs site.yml through.
+    assert spec["dependencies"]["ansible_runner"]["package_pip"] == f"ansible-runner=={pinned('ansible-runner')}"

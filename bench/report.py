@@ -25,6 +25,7 @@ TARGETS = {
     "fleet_ratio": 1.5,  # 4 hosts under 1.5x one host
     "proxy_throughput": 0.9,  # through nginx at least 0.9x direct gunicorn
     "proxy_p99": 1.2,  # p99 not more than 1.2x
+    "baseline_ratio": 1.0,  # the re-run no slower than the baseline revision's (medians)
 }
 
 RECAP = re.compile(r"^(?P<host>\S+)\s+:\s+(?P<counts>(?:\w+=\d+\s*)+)$")
@@ -183,6 +184,120 @@ def median(items):
     return items[mid] if len(items) % 2 else (items[mid - 1] + items[mid]) / 2
 
 
+def rerun_clean(rc, counts):
+    """Whether a re-run is one to time: exit 0, its host's recap without failures, changed 0."""
+    return (rc in (0, "0") and bool(counts) and counts.get("unreachable", 1) == 0
+            and counts.get("failed", 1) == 0 and counts.get("changed", 1) == 0)
+
+
+def baseline_runs(values, run):
+    """The baseline part's timed re-runs, {"baseline": [...], "current": [...]}, each in order a dict:
+    number, seconds, clean, counts (the recap's, summed over hosts), tasks, roles, load, cpu,
+    logins, waited."""
+    out = {"baseline": [], "current": []}
+    number = 1
+    while any(f"rerun-{side}-{number}.seconds" in values for side in out):
+        for side, runs in out.items():
+            name = f"rerun-{side}-{number}"
+            secs = seconds(values, name)
+            if secs is None:
+                continue
+            book = parse_playbook(run / f"{name}.log") or {"hosts": {}, "tasks": [], "roles": []}
+            ntasks, totals = task_counts(book)
+            rc = values.get(f"{name}.rc", "")
+            clean = rerun_clean(rc, totals) and len(book["hosts"]) == 1
+            runs.append({"number": number, "seconds": secs, "clean": clean,
+                         "rc": rc, "counts": totals, "tasks": ntasks, "roles": book["roles"],
+                         "load": values.get(f"{name}.load", ""), "cpu": values.get(f"{name}.cpu", ""),
+                         "logins": values.get(f"{name}.logins", ""), "waited": values.get(f"{name}.waited", "")})
+        number += 1
+    return out
+
+
+def run_list(runs):
+    """Each run's seconds in order, a failed one marked: '22.6, 21.3 (FAILED: changed 2), 20.9'."""
+    def one(r):
+        if r["clean"]:
+            return f"{r['seconds']:.1f}"
+        why = f"rc {r['rc']}" if r["rc"] not in ("0", "") else \
+            ", ".join(f"{k} {r['counts'].get(k, '?')}" for k in ("changed", "failed", "unreachable")
+                      if r["counts"].get(k, 1) != 0)
+        return f"{r['seconds']:.1f} (FAILED: {why or 'no recap'})"
+    return ", ".join(one(r) for r in runs)
+
+
+def tasks_note(runs):
+    """The task counts of a revision's re-run (its first clean run, else its first)."""
+    if not runs:
+        return "no run"
+    r = next((r for r in runs if r["clean"]), runs[0])
+    c = r["counts"]
+    return (f"{r['tasks']} tasks; ok {c.get('ok', 0)}, changed {c.get('changed', 0)}, "
+            f"skipped {c.get('skipped', 0)}")
+
+
+def baseline_row(values, runs):
+    """The row "Re-run: current vs baseline REV": medians of the clean runs, their ratio, each run."""
+    rev = values.get("baseline.rev", "?")
+    current, base = runs["current"], runs["baseline"]
+    cur_median = median(r["seconds"] for r in current if r["clean"])
+    base_median = median(r["seconds"] for r in base if r["clean"])
+    r = ratio(cur_median, base_median)
+    clean = bool(current) and bool(base) and all(x["clean"] for x in current + base)
+
+    def value(runs_, med):
+        shown = "—" if med is None else f"{med:.1f} s"
+        return f"{shown} (runs {run_list(runs_)}; {tasks_note(runs_)})"
+    return ("2", f"Re-run: current vs baseline {rev} (median of {len(current)} vs {len(base)} runs, "
+                 f"alternating, each host converged and re-run by its own revision)",
+            value(current, cur_median) + ("" if clean else ", FAILED"),
+            f"baseline {rev}: {value(base, base_median)}",
+            fmt_ratio(r), f"≤ {TARGETS['baseline_ratio']:.2f}×, changed 0",
+            met(clean and r is not None and r <= TARGETS["baseline_ratio"]))
+
+
+def baseline_tables(values, runs):
+    """Markdown lines: every timed run in order, then each role's median seconds on both revisions."""
+    rev = values.get("baseline.rev", "?")
+    out = [f"## Re-run, current vs baseline {rev}: each run, in the order taken", "",
+           f"Baseline: `{values.get('baseline.ref', '?')}` = {rev} {values.get('baseline.subject', '')}; "
+           f"current: {values.get('baseline.current', '?')}.", "",
+           "| Run | Revision | Seconds | Recap | Tasks | loadavg at start | CPU | SSH logins | ufw wait before |",
+           "|---|---|---:|---|---:|---|---:|---:|---:|"]
+    for conv in ("baseline-converge-current", "baseline-converge-baseline"):
+        secs = seconds(values, conv)
+        if secs is not None:
+            side = conv.rsplit("-", 1)[1]
+            out.append(f"| converge (untimed) | {side} | {secs:.1f} | rc {values.get(f'{conv}.rc', '?')} | | "
+                       f"{values.get(f'{conv}.load', '')} | {values.get(f'{conv}.cpu', '')}% | | |")
+    ordered = sorted((r["number"], side != "baseline", side, r) for side in runs for r in runs[side])
+    for number, _, side, r in ordered:
+        c = r["counts"]
+        recap = (f"ok {c.get('ok', '?')}, changed {c.get('changed', '?')}, skipped {c.get('skipped', '?')}"
+                 + ("" if r["clean"] else ", **FAILED**"))
+        out.append(f"| {number} | {side} | {r['seconds']:.1f} | {recap} | {r['tasks']} | {r['load']} | "
+                   f"{r['cpu']}% | {r['logins']} | {r['waited']} s |")
+    out.append("")
+    roles = {}
+    for side in ("current", "baseline"):
+        per_role = {}
+        for r in runs[side]:
+            if r["clean"]:
+                for name, secs in r["roles"]:
+                    per_role.setdefault(name, []).append(secs)
+        roles[side] = {name: median(times) for name, times in per_role.items()}
+    names = sorted(set(roles["current"]) | set(roles["baseline"]),
+                   key=lambda n: -max(roles["current"].get(n, 0), roles["baseline"].get(n, 0)))
+    if names:
+        out += [f"## Re-run, current vs baseline {rev}: median seconds per role (profile_roles, clean runs)", "",
+                f"| Role | current | baseline {rev} |", "|---|---:|---:|"]
+        for name in names:
+            cells = [f"{roles[side][name]:.2f}" if name in roles[side] else "—" for side in ("current", "baseline")]
+            out.append(f"| {name.replace('|', '/')} | {cells[0]} | {cells[1]} |")
+        out.append("")
+    return out
+
+
 def build(run):
     values = read_values(run)
     rows, extra = [], []
@@ -246,6 +361,13 @@ def build(run):
                      + ("" if ok_run(values, "profile") else ", FAILED"),
                      f"{rate} samples/s", "—", "—", "—"))
         extra.append(("Re-run under py-spy: the controller's busy time, by where it went", prof["categories"]))
+
+    # Optional: the re-run of this checkout vs a baseline revision's (bin/bench baseline).
+    compare = []
+    runs = baseline_runs(values, run)
+    if runs["current"] or runs["baseline"]:
+        rows.append(baseline_row(values, runs))
+        compare = baseline_tables(values, runs)
 
     # 3. Fleet re-run.
     one, four = seconds(values, "fleet1"), seconds(values, "fleet4")
@@ -331,6 +453,7 @@ def build(run):
                    "the side-by-side ratios less so.")
     out.append("")
 
+    out += compare
     for title, items in extra:
         if not items:
             continue

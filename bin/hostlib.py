@@ -36,8 +36,10 @@ TESTBED_VARS = ("CONTAINERS_CONF", "TESTBED_IMAGE_REPO")
 # values as testbed/containers.conf, given on the command line too.
 ULIMITS = ("nofile=1024:1024", "nproc=1024:1024")
 # UFW's `limit` on the SSH port refuses a 6th new connection from one address
-# within 30 s: waiting this long empties the window.
+# within 30 s: waiting this long empties the window. Within one window a host
+# admits at most this many new connections from one address.
 UFW_LIMIT_WINDOW = 31
+UFW_LIMIT_ALLOWED = 5
 
 
 # ---------------------------------------------------------------- messages
@@ -238,14 +240,16 @@ def ssh_ok(user, port, key, known_hosts):
 
 # ---------------------------------------------------------------- Ansible
 
-def ansible_playbook(*args, log=None, wrapper=(), env=None):
-    """Run ansible-playbook in ROOT (output to LOG, a path, if given); its exit code."""
+def ansible_playbook(*args, log=None, wrapper=(), env=None, cwd=None):
+    """Run ansible-playbook in CWD (ROOT unless given: its ansible.cfg applies) with output to
+    LOG, a path, if given; its exit code."""
     command = [*wrapper, "ansible-playbook", *args]
     env = None if env is None else {**os.environ, **env}
+    cwd = ROOT if cwd is None else cwd
     if log is None:
-        return subprocess.run(command, cwd=ROOT, env=env, check=False).returncode
+        return subprocess.run(command, cwd=cwd, env=env, check=False).returncode
     with open(log, "w") as out:
-        return subprocess.run(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        return subprocess.run(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
                               check=False).returncode
 
 

@@ -138,3 +138,61 @@ def test_pyspy_profile_splits_the_controllers_time(tmp_path):
     # py-spy exits 0 whatever the playbook did; bin/bench records the recap's verdict after it.
     (run / "values.tsv").write_text("profile.seconds\t1.2\nprofile.rc\t0\nprofile.rate\t100\nprofile.rc\t1\n")
     assert "FAILED" in next(r for r in rows(report.build(run)) if "py-spy" in r)
+
+
+def baseline_run(tmp_path, seconds, changed=None, rev="651432e"):
+    """A baseline part's run directory: SECONDS maps (side, number) to seconds; CHANGED to a recap's changed."""
+    changed = changed or {}
+    values = {"cores": "2", "baseline.rev": rev, "baseline.ref": rev, "baseline.subject": "bench/README: today's runs",
+              "baseline.current": "working tree at 6b4bfb0, clean",
+              "baseline-converge-baseline.seconds": "90.0", "baseline-converge-baseline.rc": "0"}
+    logs = {}
+    for (side, number), secs in seconds.items():
+        name = f"rerun-{side}-{number}"
+        values.update({f"{name}.seconds": str(secs), f"{name}.rc": "0", f"{name}.load": "3.10 2.00 1.00",
+                       f"{name}.cpu": "60", f"{name}.logins": "2", f"{name}.waited": "0"})
+        tasks = [("ufw : Install UFW", 1.0)] * (2 if side == "current" else 3)
+        log = playbook_log(tasks, ok=90 if side == "current" else 113, changed=changed.get((side, number), 0))
+        roles = ("\nROLES RECAP ****\nMonday 23 November 2026  13:05:42 +0000 (0:00:05.245)  0:00:14.713 ****\n"
+                 "=====\n" + ("ufw ---------- 1.50s\n" if side == "current" else "ufw ---------- 2.50s\n"))
+        logs[name] = log + roles
+    return write_run(tmp_path, values, logs)
+
+
+def test_baseline_row_compares_the_medians_of_alternating_runs(tmp_path):
+    run = baseline_run(tmp_path, {("baseline", 1): 20.0, ("current", 1): 16.0, ("baseline", 2): 30.0,
+                                  ("current", 2): 15.0, ("baseline", 3): 22.0, ("current", 3): 19.0})
+    text = report.build(run)
+    row = next(row for row in rows(text) if "Re-run: current vs baseline 651432e" in row)
+    assert "16.0 s (runs 16.0, 15.0, 19.0; 2 tasks; ok 90, changed 0, skipped 0)" in row
+    assert "baseline 651432e: 22.0 s (runs 20.0, 30.0, 22.0; 3 tasks; ok 113, changed 0, skipped 0)" in row
+    assert "0.73×" in row and "≤ 1.00×, changed 0" in row and row.endswith("| yes |")
+    # Every run in the order taken, baseline first, then the roles side by side.
+    table = text.split("each run, in the order taken")[1]
+    order = [line.split(" | ")[1] for line in table.splitlines() if line.startswith("| ") and " | 3.10 " in line]
+    assert order == ["baseline", "current"] * 3
+    assert "| converge (untimed) | baseline | 90.0 | rc 0 |" in text
+    assert "| ufw | 1.50 | 2.50 |" in text
+
+
+def test_baseline_row_is_failed_when_a_rerun_changed_something(tmp_path):
+    run = baseline_run(tmp_path, {("baseline", 1): 20.0, ("current", 1): 16.0, ("baseline", 2): 21.0,
+                                  ("current", 2): 18.0}, changed={("current", 2): 1})
+    row = next(row for row in rows(report.build(run)) if "Re-run: current vs baseline" in row)
+    assert "runs 16.0, 18.0 (FAILED: changed 1)" in row
+    # The median is of the clean runs; the row is not met however fast.
+    assert "16.0 s" in row and "0.78×" in row and ", FAILED" in row and row.endswith("| **no** |")
+
+
+def test_baseline_row_is_not_met_when_current_is_slower(tmp_path):
+    run = baseline_run(tmp_path, {("baseline", 1): 10.0, ("current", 1): 11.0})
+    row = next(row for row in rows(report.build(run)) if "Re-run: current vs baseline" in row)
+    assert "1.10×" in row and row.endswith("| **no** |")
+
+
+def test_a_rerun_is_clean_only_with_exit_0_and_nothing_changed():
+    assert report.rerun_clean("0", {"ok": 90, "changed": 0, "unreachable": 0, "failed": 0})
+    assert report.rerun_clean(0, {"ok": 90, "changed": 0, "unreachable": 0, "failed": 0})
+    assert not report.rerun_clean("0", {"ok": 90, "changed": 1, "unreachable": 0, "failed": 0})
+    assert not report.rerun_clean("2", {"ok": 90, "changed": 0, "unreachable": 0, "failed": 1})
+    assert not report.rerun_clean("0", {})

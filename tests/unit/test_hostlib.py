@@ -190,6 +190,8 @@ def test_sandbox_ports_and_bootstrap_choice(monkeypatch, capsys):
     (["all"], ("converge", "rerun", "fleet", "served"), False),
     (["--keep", "rerun", "profile"], ("rerun", "profile"), True),
     (["all", "mitogen", "rerun"], ("converge", "rerun", "fleet", "served", "mitogen"), False),
+    (["baseline"], ("baseline",), False),
+    (["all", "baseline"], ("converge", "rerun", "fleet", "served", "baseline"), False),
 ])
 def test_bench_command_line(argv, parts, keep):
     assert bench.parse_args(argv) == bench.Args(keep=keep, parts=parts)
@@ -204,7 +206,10 @@ def test_bench_clean_and_usage_errors(capsys):
 
 def test_bench_settings_and_ports():
     default = bench.Settings.from_env({"BENCH_DURATION": ""})
-    assert default == bench.Settings("bookworm", 10, 10, "30")
+    assert default == bench.Settings("bookworm", 10, 10, "30", "651432e")
+    assert default.baseline_port == 30522
+    assert bench.Settings.from_env({"BENCH_BASELINE": "v1.0", "BENCH_PORT_PREFIX": "31"}).baseline_port == 31522
+    assert bench.Settings.from_env({"BENCH_BASELINE": "v1.0"}).baseline == "v1.0"
     assert default.host_ports == ((30022, 22), (30080, 80), (30443, 443))
     assert [default.clone_port(n) for n in (1, 2, 3)] == [30122, 30222, 30322]
     other = bench.Settings.from_env({"BENCH_SUITE": "trixie", "BENCH_DURATION": "3", "BENCH_CONNECTIONS": "4",
@@ -244,3 +249,60 @@ def test_tls_client_arguments_are_what_the_script_accepts():
     parsed = bench.tls_handshakes.build_parser().parse_args(args)
     assert (parsed.host, parsed.port, parsed.sni, parsed.path) == ("127.0.0.1", 443, "sandbox.test", "/static/x.css")
     assert (parsed.seconds, parsed.mode, parsed.tls, parsed.procs) == (10, "reuse", "1.2", 2)
+
+
+def test_baseline_reruns_alternate_baseline_first():
+    assert bench.alternation(3) == [("baseline", 1), ("current", 1), ("baseline", 2), ("current", 2),
+                                    ("baseline", 3), ("current", 3)]
+
+
+def test_ufw_wait_only_when_the_window_could_hold_too_many_logins():
+    # Two runs of 2 logins each fit in ufw's allowance of 5 per window: no wait.
+    assert bench.ufw_wait(since_last=3, last_logins=2, next_logins=2) == 0
+    # 3 + 3 would be a 6th connection within the window: wait out what is left of it.
+    assert bench.ufw_wait(since_last=20, last_logins=3, next_logins=3) == 11
+    assert bench.ufw_wait(since_last=40, last_logins=3, next_logins=3) == 0
+    # Unknown counts (after a converge, or before the host's first re-run): the window is waited out.
+    assert bench.ufw_wait(since_last=0, last_logins=None, next_logins=2) == hostlib.UFW_LIMIT_WINDOW
+    assert bench.ufw_wait(since_last=5, last_logins=2, next_logins=None) == hostlib.UFW_LIMIT_WINDOW - 5
+
+
+def test_logins_are_counted_from_the_journal():
+    journal = ("Accepted publickey for deploy from 10.88.0.1 port 5 ssh2: ED25519 SHA256:x\n"
+               "pam_unix(sshd:session): session opened\n"
+               "Accepted publickey for deploy from 10.88.0.1 port 6 ssh2: ED25519 SHA256:x\n")
+    assert bench.count_logins(journal) == 2
+    assert bench.count_logins("") == 0
+
+
+def test_the_baseline_tree_is_exported_below_bench_and_removed(tmp_path, monkeypatch):
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                          check=True).stdout.strip()
+    monkeypatch.setattr(bench, "BENCH", tmp_path)
+    target = tmp_path / "baseline"
+    bench.export_tree(head, target)
+    assert (target / "site.yml").is_file() and (target / "ansible.cfg").is_file()
+    assert not (target / ".git").exists()
+    bench.remove_tree(target)
+    assert not target.exists()
+    # Never anything outside .bench/.
+    outside = tmp_path.parent / f"{tmp_path.name}-outside"
+    outside.mkdir()
+    bench.remove_tree(outside)
+    assert outside.is_dir()
+
+
+def test_a_baseline_revision_that_is_no_commit_stops_the_bench(capsys):
+    with pytest.raises(SystemExit):
+        bench.resolve_revision("no-such-revision-anywhere")
+    assert "BENCH_BASELINE=no-such-revision-anywhere" in capsys.readouterr().err
+
+
+def test_ansible_playbook_runs_in_the_given_directory(tmp_path, monkeypatch):
+    seen = {}
+    monkeypatch.setattr(hostlib.subprocess, "run",
+                        lambda command, **kwargs: seen.update(kwargs) or subprocess.CompletedProcess(command, 0))
+    hostlib.ansible_playbook("site.yml", cwd=tmp_path)
+    assert seen["cwd"] == tmp_path
+    hostlib.ansible_playbook("site.yml", log=tmp_path / "log")
+    assert seen["cwd"] == hostlib.ROOT

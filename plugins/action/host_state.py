@@ -12,7 +12,9 @@ description:
     owner, group and SHA-1 (or link target); which of the named Debian
     packages are installed; whether the named systemd units are enabled and
     active; and the output of named read-only commands.
-  - Runs in check mode too: it only reads.
+  - Runs in check mode too: it only reads. Output is read in the C locale.
+  - Read after anything that can write the managed paths (a package install):
+    M(hardening.stack.managed) trusts this state until the role ends.
   - Pair it with M(hardening.stack.managed), which applies only what differs.
 options:
   managed:
@@ -57,7 +59,10 @@ units:
   description: Per unit, C(enabled) and C(active) as systemctl prints them, and C(enabled_and_active).
   type: dict
 commands:
-  description: Per command name, its output lines.
+  description: Per command name, its output lines (stdout; stderr is dropped, so a command that wants it says 2>&1).
+  type: dict
+command_status:
+  description: Per command name, its exit status. A command that takes longer than 120 s fails the read.
   type: dict
 """
 
@@ -67,7 +72,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.hardening.stack.plugins.plugin_utils.host_state import (
-    TableError, check_table, parse_probe, probe_script)
+    COMMAND_TIMEOUT, ProbeError, TableError, check_table, parse_probe, probe_script)
 
 
 class ActionModule(ActionBase):
@@ -87,7 +92,8 @@ class ActionModule(ActionBase):
         packages = list(args.get("packages") or [])
         units = list(args.get("units") or [])
         commands = dict(args.get("commands") or {})
-        # A marker no file content or command output can forge.
+        # A marker per run: a managed file's content never reaches the output,
+        # and a command's output is not expected to carry this run's marker.
         marker = "@@" + secrets.token_hex(8)
         try:
             script = probe_script(list(dict.fromkeys(paths)), packages, units, commands, marker)
@@ -95,11 +101,22 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail("%s: %s" % (role, error)) from None
         # Through /bin/sh: the podman connection runs a command without a shell otherwise.
         run = self._low_level_execute_command(script, sudoable=True, executable="/bin/sh")
-        state = parse_probe(run.get("stdout", ""), marker)
+        try:
+            state = parse_probe(run.get("stdout", ""), marker)
+        except ProbeError as error:
+            raise AnsibleActionFail("%s: reading the host's state failed: %s" % (role, error)) from None
         if not state.pop("complete"):
             raise AnsibleActionFail(
                 "%s: reading the host's state failed (rc=%s): %s"
                 % (role, run.get("rc"), (run.get("stderr") or run.get("stdout") or "").strip()[-2000:]))
+        unreadable = state.pop("unreadable")
+        if unreadable:
+            raise AnsibleActionFail(
+                "%s: cannot examine %s (permission denied): the state is read as the become user, which must "
+                "be root" % (role, ", ".join(unreadable)))
+        timed_out = [name for name, status in state["command_status"].items() if status == 124]
+        if timed_out:
+            raise AnsibleActionFail("%s: reading %s took over %d s" % (role, ", ".join(timed_out), COMMAND_TIMEOUT))
         state["missing_packages"] = [name for name in packages
                                      if not state["packages"].get(name, {}).get("installed")]
         result.update(state)

@@ -57,7 +57,9 @@ from ansible_collections.hardening.stack.plugins.plugin_utils.host_state import 
 
 
 class ActionModule(ActionBase):
-    TRANSFERS_FILES = True
+    # No remote temporary directory: an item in place costs nothing on the
+    # host; the copy action makes its own when a file must be written.
+    TRANSFERS_FILES = False
     _VALID_ARGS = frozenset(("items", "concern", "state"))
 
     def run(self, tmp=None, task_vars=None):
@@ -105,6 +107,12 @@ class ActionModule(ActionBase):
         if observed is None:
             raise AnsibleActionFail(
                 "%s: %s was not read by hardening.stack.host_state: pass it the same table" % (role, item["path"]))
+        found = observed.get("type")
+        if item["state"] in ("file", "directory") and found in ("directory", "link", "other") \
+                and found != item["state"]:
+            # copy would write inside a directory; file would follow a link elsewhere.
+            raise AnsibleActionFail("%s: %s is a %s on the host, where the role manages a %s: remove it or "
+                                    "change the table" % (role, item["path"], found, item["state"]))
         if item["state"] != "file":
             reasons = differences(item, observed)
             if not reasons:
@@ -168,7 +176,7 @@ class ActionModule(ActionBase):
     def _file_module(self, item, task_vars):
         module_args = {"path": item["path"], "state": item["state"]}
         if item["state"] == "directory":
-            module_args.update(owner=item["owner"], group=item["group"], mode=item["mode"])
+            module_args.update(owner=item["owner"], group=item["group"], mode=item["mode"], follow=False)
         elif item["state"] == "link":
             module_args.update(src=item["src"], force=True)
         return self._execute_module(module_name="ansible.legacy.file", module_args=module_args,

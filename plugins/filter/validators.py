@@ -1,3 +1,4 @@
+# Copyright: the hardening.stack authors. MIT License.
 """Input validators of the hardening.stack roles, one per rule.
 
 Every filter takes the value first and the NAME of the variable it came from

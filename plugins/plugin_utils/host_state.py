@@ -18,6 +18,7 @@ comparing an item with what was observed.
 from __future__ import annotations
 
 import hashlib
+import posixpath
 import re
 import shlex
 import stat
@@ -86,8 +87,10 @@ def check_table(items, role="role"):
         if unknown:
             raise TableError("%s (%s) has unknown keys: %s" % (where, raw.get("path"), ", ".join(unknown)))
         path = raw.get("path")
-        if not isinstance(path, str) or not path.startswith("/") or any(c in path for c in "\t\n\r"):
-            raise TableError("%s: path must be an absolute path, got %r" % (where, path))
+        if (not isinstance(path, str) or not path.startswith("/") or any(c in path for c in "\t\n\r")
+                or posixpath.normpath(path) != path or path.startswith("//")):
+            raise TableError("%s: path must be an absolute, normalized path (no //, . or .. parts, no trailing /),"
+                             " got %r" % (where, path))
         where = "%s: managed item %s" % (role, path)
         if not isinstance(raw.get("concern"), str) or not _COMMAND_NAME.match(raw.get("concern", "")):
             raise TableError("%s: concern must be a word naming the apply task, got %r" % (where, raw.get("concern")))
@@ -108,6 +111,8 @@ def check_table(items, role="role"):
         for key in ("owner", "group"):
             if key in raw and not (isinstance(raw[key], str) and _NAME.match(raw[key])):
                 raise TableError("%s: %s must be a user or group name, got %r" % (where, key, raw[key]))
+        if "content" in raw and not isinstance(raw["content"], str):
+            raise TableError("%s: content must be a string" % where)
         if "vars" in raw and not isinstance(raw["vars"], dict):
             raise TableError("%s: vars must be a dict" % where)
         if not _enabled(raw):
@@ -128,31 +133,49 @@ def check_table(items, role="role"):
     return result
 
 
+# How long one read-only command may take before the read fails.
+COMMAND_TIMEOUT = 120
+_PACKAGE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
+_UNIT = re.compile(r"^[A-Za-z0-9@_.:\\-]+$")
+
+
 def probe_script(paths=(), packages=(), units=(), commands=None, marker="@@"):
     """The one shell script that reads everything; sections start with MARKER.
 
     Per path: ``P<TAB>path<TAB>rawmode-hex<TAB>owner<TAB>group<TAB>sha1`` for
     anything that exists (sha1 for regular files only, else ``-``),
-    ``L<TAB>path<TAB>target`` for a symlink, ``A<TAB>path`` when absent. The
-    raw mode (stat %f) carries the file type, so an empty file is still a
-    regular file.
+    ``L<TAB>path<TAB>target-hex`` for a symlink (hex: a target may hold any
+    byte), ``A<TAB>path`` when it does not exist, ``E<TAB>path`` when it
+    cannot be examined (permission denied: never taken for absent). The raw
+    mode (stat %f) carries the file type, so an empty file is still a
+    regular file. Each command runs in its own shell under a timeout, its
+    stderr dropped; its exit status follows its output.
     """
     commands = commands or {}
-    lines = ["echo %s" % shlex.quote(marker + " paths")]
+    for name in packages:
+        if not _PACKAGE.match(name):
+            raise TableError("package name %r is not a Debian package name" % (name,))
+    for name in units:
+        if not _UNIT.match(name):
+            raise TableError("unit name %r is not a systemd unit name" % (name,))
+    # The C locale: parsed output (ufw status, stat, dpkg) must not be translated.
+    lines = ["LC_ALL=C; export LC_ALL; unset LANGUAGE", "echo %s" % shlex.quote(marker + " paths")]
     if paths:
         lines.append("for p in %s; do" % " ".join(shlex.quote(p) for p in paths))
         lines.append(
-            '  if [ -L "$p" ]; then printf \'L\\t%s\\t%s\\n\' "$p" "$(readlink -- "$p")"\n'
+            '  if [ -L "$p" ]; then printf \'L\\t%s\\t%s\\n\' "$p" "$(readlink -- "$p" | od -An -v -tx1 | tr -d \' \\n\')"\n'
             '  elif [ -e "$p" ]; then\n'
             '    if [ -f "$p" ]; then h=$(sha1sum < "$p" | cut -c1-40); else h=-; fi\n'
             '    printf \'P\\t%s\\t%s\\t%s\\n\' "$p" "$(stat --printf \'%f\\t%U\\t%G\' -- "$p")" "$h"\n'
-            '  else printf \'A\\t%s\\n\' "$p"; fi'
+            '  elif stat -- "$p" 2>&1 | grep -Eq \'No such file or directory|Not a directory\'; then\n'
+            '    printf \'A\\t%s\\n\' "$p"\n'
+            '  else printf \'E\\t%s\\n\' "$p"; fi'
         )
         lines.append("done")
     lines.append("echo %s" % shlex.quote(marker + " packages"))
     if packages:
         lines.append(
-            "dpkg-query --show --showformat='${Package}\\t${db:Status-Abbrev}\\t${Version}\\n' %s 2>/dev/null"
+            "dpkg-query --show --showformat='${Package}\\t${db:Status-Abbrev}\\t${Version}\\n' -- %s 2>/dev/null"
             % " ".join(shlex.quote(p) for p in packages)
         )
     lines.append("echo %s" % shlex.quote(marker + " units"))
@@ -167,8 +190,10 @@ def probe_script(paths=(), packages=(), units=(), commands=None, marker="@@"):
         if not _COMMAND_NAME.match(name):
             raise TableError("command name %r must be a word" % (name,))
         lines.append("echo %s" % shlex.quote("%s command %s" % (marker, name)))
-        # A subshell: a failing or exiting command ends only itself.
-        lines.append("( %s ) </dev/null" % command)
+        # Its own shell: a failing or exiting command ends only itself. The
+        # newline before the status line ends output that has none.
+        lines.append("timeout %d /bin/sh -c %s </dev/null 2>/dev/null" % (COMMAND_TIMEOUT, shlex.quote(command)))
+        lines.append("printf '\\n%%s %%s\\n' %s \"$?\"" % shlex.quote(marker + " status"))
     lines.append("echo %s" % shlex.quote(marker + " end"))
     lines.append("true")
     return "\n".join(lines) + "\n"
@@ -182,17 +207,34 @@ def _file_type(raw_mode):
     return "other"
 
 
+class ProbeError(ValueError):
+    """The probe's output cannot be trusted (a path read twice, unreadable, or cut short)."""
+
+
 def parse_probe(output, marker="@@"):
-    """Parse the probe's output into paths, packages, units and commands."""
-    result = {"paths": {}, "packages": {}, "units": {}, "commands": {}, "complete": False}
+    """Parse the probe's output into paths, packages, units, commands and their status.
+
+    Lines are split on newline only (a CR a pty adds is dropped), so no other
+    line-breaking character in a file name or output can start a record.
+    """
+    result = {"paths": {}, "packages": {}, "units": {}, "commands": {}, "command_status": {},
+              "unreadable": [], "complete": False}
     section = None
-    for line in output.splitlines():
-        line = line.rstrip("\r")
+    for line in output.split("\n"):
+        if line.endswith("\r"):
+            line = line[:-1]
         if line.startswith(marker + " "):
             name = line[len(marker) + 1:]
             if name.startswith("command "):
                 section = ("command", name[len("command "):])
                 result["commands"][section[1]] = []
+            elif name.startswith("status ") and section and section[0] == "command":
+                lines = result["commands"][section[1]]
+                # The newline printed before the status line.
+                if lines and lines[-1] == "":
+                    lines.pop()
+                result["command_status"][section[1]] = int(name.split(" ", 1)[1] or -1)
+                section = None
             elif name == "end":
                 result["complete"] = True
                 section = None
@@ -205,7 +247,7 @@ def parse_probe(output, marker="@@"):
         if kind == "command":
             result["commands"][command].append(line)
         elif kind == "paths":
-            _parse_path_line(line, result["paths"])
+            _parse_path_line(line, result)
         elif kind == "packages":
             fields = line.split("\t")
             if len(fields) == 3:
@@ -220,15 +262,26 @@ def parse_probe(output, marker="@@"):
     return result
 
 
-def _parse_path_line(line, paths):
+def _parse_path_line(line, result):
+    paths = result["paths"]
     fields = line.split("\t")
+    path = fields[1] if len(fields) > 1 else None
+    if path in paths:
+        raise ProbeError("%s was reported twice" % path)
     if fields[0] == "A" and len(fields) == 2:
-        paths[fields[1]] = {"exists": False, "type": "absent"}
+        paths[path] = {"exists": False, "type": "absent"}
+    elif fields[0] == "E" and len(fields) == 2:
+        paths[path] = {"exists": None, "type": "unreadable"}
+        result["unreadable"].append(path)
     elif fields[0] == "L" and len(fields) == 3:
-        paths[fields[1]] = {"exists": True, "type": "link", "target": fields[2]}
+        target = bytes.fromhex(fields[2])
+        # readlink ends the target with one newline.
+        if target.endswith(b"\n"):
+            target = target[:-1]
+        paths[path] = {"exists": True, "type": "link", "target": target.decode("utf-8", "surrogateescape")}
     elif fields[0] == "P" and len(fields) == 6:
         raw_mode = int(fields[2], 16)
-        paths[fields[1]] = {
+        paths[path] = {
             "exists": True,
             "type": _file_type(raw_mode),
             "mode": "%04o" % stat.S_IMODE(raw_mode),

@@ -113,16 +113,17 @@ def test_http_redirects_to_https(runs):
 UFW_LIMIT_WINDOW = 31
 
 
-def test_site_yml_runs_as_awx_runs_it(runs):
+def test_site_yml_runs_as_awx_runs_it(runs, tmp_path):
     """ansible-runner, as AWX runs a job: this checkout as the project, its sandbox
     inventory, no prompts. On the converged sandbox it changes nothing."""
     import ansible_runner  # pylint: disable=import-outside-toplevel
 
     def job():
-        with tempfile.TemporaryDirectory() as private:
-            return ansible_runner.run(private_data_dir=private, project_dir=str(ROOT), playbook="site.yml",
-                                      inventory=str(ROOT / "inventories" / "sandbox"), quiet=True,
-                                      envvars={"PATH": os.environ["PATH"]})
+        # The runner's private data dir (artifacts, events) stays until the result is read.
+        private = tempfile.mkdtemp(dir=tmp_path)
+        return ansible_runner.run(private_data_dir=private, project_dir=str(ROOT), playbook="site.yml",
+                                  inventory=str(ROOT / "inventories" / "sandbox"), quiet=True,
+                                  envvars={"PATH": os.environ["PATH"]})
     result = job()
     if result.status != "successful" and (result.stats or {}).get("dark"):
         time.sleep(UFW_LIMIT_WINDOW)

@@ -17,9 +17,12 @@ hs = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(hs)
 
 
-def read(paths=(), packages=(), units=(), commands=None):
+def read(paths=(), packages=(), units=(), commands=None, user=None):
     script = hs.probe_script([str(p) for p in paths], list(packages), list(units), commands or {}, "@@t")
-    out = subprocess.run(["/bin/sh", "-c", script], capture_output=True, text=True, check=True).stdout
+    argv = ["/bin/sh", "-c", script]
+    if user:
+        argv = ["runuser", "-u", user, "--"] + argv
+    out = subprocess.run(argv, capture_output=True, text=True, check=True, errors="surrogateescape").stdout
     return hs.parse_probe(out, "@@t")
 
 
@@ -42,7 +45,11 @@ def test_table_defaults_and_normalizes():
 
 
 @pytest.mark.parametrize("item, words", [
-    ({"concern": "a", "path": "etc/f", "content": "", "mode": "0644"}, "absolute path"),
+    ({"concern": "a", "path": "etc/f", "content": "", "mode": "0644"}, "absolute, normalized path"),
+    ({"concern": "a", "path": "/etc//f", "content": "", "mode": "0644"}, "normalized"),
+    ({"concern": "a", "path": "/etc/./f", "content": "", "mode": "0644"}, "normalized"),
+    ({"concern": "a", "path": "/etc/d/", "state": "directory", "mode": "0755"}, "normalized"),
+    ({"concern": "a", "path": "/f", "content": {"a": 1}, "mode": "0644"}, "content must be a string"),
     ({"path": "/f", "content": "", "mode": "0644"}, "concern"),
     ({"concern": "a", "path": "/f", "content": "", "template": "t", "mode": "0644"}, "only one of"),
     ({"concern": "a", "path": "/f", "mode": "0644"}, "needs one of template"),
@@ -160,3 +167,64 @@ def test_directories_links_and_absent_paths():
 
 def test_an_item_that_was_not_read_differs():
     assert hs.differences(file_item("/f"), None, hs.sha1_of("x")) == ["not read from the host"]
+
+
+def test_link_targets_with_any_byte_are_read_exactly(tmp_path):
+    """A target ending in CR or newline, or holding a line separator and a forged
+    record, is neither cut short nor taken for another path's record."""
+    victim = tmp_path / "victim"
+    victim.write_text("x")
+    targets = {"cr": "/etc/target\r", "nl": "/etc/target\n",
+               "forged": "/x\u2028P\t%s\t81a4\troot\troot\t%s" % (victim, hs.sha1_of("forged"))}
+    for name, target in targets.items():
+        (tmp_path / name).symlink_to(target)
+    state = read([victim] + [tmp_path / name for name in targets])
+    for name, target in targets.items():
+        assert state["paths"][str(tmp_path / name)]["target"] == target
+    assert state["paths"][str(victim)]["sha1"] == hs.sha1_of("x")
+    link = hs.check_table([{"concern": "c", "path": "/l", "state": "link", "src": "/etc/target"}])[0]
+    assert hs.differences(link, state["paths"][str(tmp_path / "cr")]) != []
+
+
+def test_a_path_that_cannot_be_examined_is_not_taken_for_absent(tmp_path):
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    (private / "sudoers-file").write_text("x")
+    state = read([private / "sudoers-file", private / "missing"], user="nobody")
+    assert state["paths"][str(private / "sudoers-file")]["type"] == "unreadable"
+    assert state["unreadable"] == [str(private / "sudoers-file"), str(private / "missing")]
+    absent = hs.check_table([{"concern": "c", "path": "/a", "state": "absent"}])[0]
+    assert hs.differences(absent, state["paths"][str(private / "sudoers-file")]) != []
+
+
+def test_a_path_under_a_file_is_absent(tmp_path):
+    (tmp_path / "file").write_text("x")
+    assert read([tmp_path / "file" / "below"])["paths"][str(tmp_path / "file" / "below")]["type"] == "absent"
+
+
+def test_command_output_without_a_final_newline_keeps_the_next_command(tmp_path):
+    state = read(commands={"a": "printf abc", "b": "printf 'x\\n\\n'", "c": "true", "d": "echo hi >&2; exit 3"})
+    assert state["commands"] == {"a": ["abc"], "b": ["x", ""], "c": [], "d": []}
+    assert state["command_status"] == {"a": 0, "b": 0, "c": 0, "d": 3}
+
+
+def test_a_hanging_command_is_cut_off(monkeypatch):
+    monkeypatch.setattr(hs, "COMMAND_TIMEOUT", 1)
+    state = read(commands={"slow": "sleep 5; echo late", "after": "echo on time"})
+    assert state["command_status"]["slow"] == 124 and state["commands"]["slow"] == []
+    assert state["commands"]["after"] == ["on time"] and state["complete"]
+
+
+def test_commands_read_untranslated_output():
+    assert read(commands={"lang": "echo $LC_ALL"})["commands"]["lang"] == ["C"]
+
+
+@pytest.mark.parametrize("packages, units", [(["--admindir=/tmp"], []), (["Sudo"], []), ([], ["a b"]), ([], ["$(x)"])])
+def test_package_and_unit_names_are_checked(packages, units):
+    with pytest.raises(hs.TableError):
+        hs.probe_script([], packages, units, {}, "@@t")
+
+
+def test_a_path_reported_twice_is_refused():
+    with pytest.raises(hs.ProbeError, match="reported twice"):
+        hs.parse_probe("@@t paths\nA\t/x\nA\t/x\n@@t end\n", "@@t")

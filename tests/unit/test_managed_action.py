@@ -69,7 +69,7 @@ def run(project, *args, **extra_vars):
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / "collections"),
                ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", ANSIBLE_LOCALHOST_WARNING="false",
                ANSIBLE_INVENTORY_UNPARSED_WARNING="false", ANSIBLE_PYTHON_INTERPRETER=sys.executable)
-    cmd = ["ansible-playbook", "-i", "localhost,", "site.yml", *args]
+    cmd = [str(pathlib.Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "site.yml", *args]
     if extra_vars:
         cmd += ["-e", json.dumps(extra_vars)]
     done = subprocess.run(cmd, cwd=project["play"], env=env, capture_output=True, text=True)

@@ -74,8 +74,9 @@ def listed_tasks(tags: str | None) -> list[tuple[str, str, frozenset]]:
 
 
 def selected(tag: str) -> list[tuple[str, str]]:
-    """The tasks --tags TAG runs: those carrying TAG, read off the one untagged listing."""
-    return [(role, name) for role, name, tags in listed_tasks(None) if tag in tags]
+    """The tasks --tags TAG runs, read off the one untagged listing: those carrying
+    TAG, less those tagged `always` (argument specs, which run under any tag)."""
+    return [(role, name) for role, name, tags in listed_tasks(None) if tag in tags and "always" not in tags]
 
 
 def test_the_listing_selects_as_ansible_does():
@@ -112,6 +113,17 @@ def task_names(path: pathlib.Path) -> list[str]:
 
 # Task files reached by a dynamic include (the source kind is chosen at run time).
 DYNAMIC = {"django_app/tasks/source_git.yml", "django_app/tasks/source_path.yml"}
+
+
+def test_the_web_roles_argument_specs_run_in_the_web_play_before_any_change():
+    """web.yml validates nginx and certbot first (tasks_from: validate selects the
+    entry point `validate`); their argument specs must run there, under any tag."""
+    names = [(role, name) for role, name, tags in listed_tasks("nginx_config") if "always" in tags]
+    assert any(role == "nginx" and "arg spec 'validate'" in name for role, name in names), names
+    assert any(role == "certbot" and "arg spec 'validate'" in name for role, name in names), names
+    web = [(role, name) for role, name, _ in listed_tasks(None) if role in ("nginx", "certbot")]
+    first_change = web.index(("nginx", "Read which of the packages are installed"))
+    assert {role for role, name in web[:first_change] if "Check" in name} == {"nginx", "certbot"}
 
 
 def test_list_tasks_shows_every_role_task():

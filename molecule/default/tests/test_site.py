@@ -155,9 +155,9 @@ def test_check_mode_is_clean_on_the_converged_hosts():
     assert_check_mode_clean(CONVERGE, hosts=2)
 
 
-# Each role reads the host's state in one raw command and skips what is
-# already in place; drift must still be seen and put right, through the
-# same modules (and validation) as before. Disruptive: it changes the hosts
+# Each role reads the host's state in one round trip (hardening.stack.host_state)
+# and skips what is already in place; drift must still be seen and put right,
+# through the same modules (and validation) as before. Disruptive: it changes the hosts
 # (and puts them back), so it runs after the other tests (see conftest.py).
 DRIFT = {
     "sshd_config edited": ("echo '# drift' >> /etc/ssh/sshd_config",
@@ -165,7 +165,7 @@ DRIFT = {
                            "ssh_hardening : Write sshd_config"),
     "sudoers mode": ("chmod 0644 /etc/sudoers.d/ssh-hardening-deploy",
                      "test $(stat -c %a /etc/sudoers.d/ssh-hardening-deploy) = 440",
-                     "ssh_hardening : Grant sudo rights"),
+                     "ssh_hardening : Grant or remove sudo rights"),
     "DSA host key back": ("touch /etc/ssh/ssh_host_dsa_key",
                           "test ! -e /etc/ssh/ssh_host_dsa_key",
                           "ssh_hardening : Remove DSA and ECDSA host keys"),
@@ -177,10 +177,10 @@ DRIFT = {
                        "ufw : Set the default policies"),
     "nginx.conf edited": ("echo '# drift' >> /etc/nginx/nginx.conf",
                           "! grep -q '^# drift' /etc/nginx/nginx.conf",
-                          "nginx : Write the snippets, nginx.conf"),
+                          "nginx : Remove Debian's default site; write the snippets, nginx.conf"),
     "default site back": ("ln -s /etc/nginx/sites-available/default /etc/nginx/sites-enabled/default",
                           "test ! -e /etc/nginx/sites-enabled/default",
-                          "nginx : Remove Debian's default site"),
+                          "nginx : Remove Debian's default site; write the snippets, nginx.conf"),
     "env file mode": (f"chmod 0644 /etc/{APP}/env",
                       f"test $(stat -c %a /etc/{APP}/env) = 640",
                       "django_app : Write the environment file"),

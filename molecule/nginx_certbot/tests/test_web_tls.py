@@ -194,9 +194,9 @@ STATE = (f"sha256sum /etc/nginx/nginx.conf /etc/nginx/sites-enabled/*.conf /etc/
 
 
 @pytest.mark.parametrize(("extra", "needle"), [
-    ({"site_domains": []}, "nginx_server_names must list at least one"),
+    ({"site_domains": []}, "nginx_server_names must not be empty"),
     ({"site_domains": ["bad_name!.test"]}, "bad_name!.test"),
-    ({"certbot_email": ""}, "certbot_email a contact address"),
+    ({"certbot_email": ""}, "certbot_email must be an e-mail address"),
     ({"certbot_acme_directory_url": "http://acme.example/dir"}, "certbot_acme_directory_url must be an https://"),
     ({"nginx_tls_profile": "ultra"}, "nginx_tls_profile"),
     ({"nginx_hsts_max_age": "two years"}, "nginx_hsts_max_age"),

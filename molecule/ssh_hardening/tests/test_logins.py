@@ -58,10 +58,22 @@ def test_cloud_init_drop_in_cannot_weaken_the_policy(host):
     assert values["permitemptypasswords"] == "no"
     assert values["allowgroups"] == "ssh-users"
     assert values["x11forwarding"] == "no"
+    # No side door: one key file, no key command, principals, user CA or rc script.
+    assert values["authorizedkeysfile"] == ".ssh/authorized_keys"
+    assert values["authorizedkeyscommand"] == "none"
+    assert values["authorizedprincipalsfile"] == "none"
+    assert values["trustedusercakeys"] == "none"
+    assert values["permituserrc"] == "no"
+    assert values["disableforwarding"] == "yes"
     assert values["allowtcpforwarding"] == "no"
     assert values["allowagentforwarding"] == "no"
     assert values["usedns"] == "no"
     assert values["maxauthtries"] == "3"
+
+
+def test_sshd_config_is_readable_by_root_only(host):
+    config = host.file("/etc/ssh/sshd_config")
+    assert (config.user, config.group, config.mode) == ("root", "root", 0o600)
 
 
 def test_only_ed25519_and_large_rsa_host_keys(host):
@@ -73,3 +85,35 @@ def test_only_ed25519_and_large_rsa_host_keys(host):
 def test_no_weak_dh_moduli(host):
     weak = host.check_output("awk '$1 !~ /^#/ && $5 < 3071' /etc/ssh/moduli | wc -l")
     assert weak == "0"
+
+
+def test_a_key_in_authorized_keys2_is_refused(host, published):
+    """sshd reads .ssh/authorized_keys only: a second file cannot keep a key alive."""
+    extra = "/home/deploy/.ssh/authorized_keys2"
+    with open(OUTSIDER_KEY + ".pub", encoding="utf-8") as handle:
+        key = handle.read().strip()
+    host.run_expect([0], f"install -o deploy -g deploy -m 0600 /dev/null {extra} && echo '{key}' > {extra}")
+    try:
+        assert host.file(extra).contains("ssh-ed25519")
+        result = ssh(published["ssh"], "deploy", OUTSIDER_KEY)
+        assert result.returncode == 255 and "Permission denied" in result.stderr, result.stderr
+    finally:
+        host.run_expect([0], f"rm -f {extra}")
+
+
+def test_a_keys_command_drop_in_opens_no_door(host, published):
+    """A drop-in that adds an AuthorizedKeysCommand handing out the outsider's key
+    for deploy: the role's pinned `AuthorizedKeysCommand none` comes first and wins."""
+    with open(OUTSIDER_KEY + ".pub", encoding="utf-8") as handle:
+        key = handle.read().strip()
+    script, dropin = "/usr/local/bin/keys-for", "/etc/ssh/sshd_config.d/60-keys-command.conf"
+    host.run_expect([0], f"printf '#!/bin/sh\\necho \"{key}\"\\n' > {script} && chmod 0755 {script}"
+                         f" && printf 'AuthorizedKeysCommand {script}\\nAuthorizedKeysCommandUser nobody\\n' > {dropin}"
+                         " && systemctl reload ssh")
+    try:
+        effective = host.check_output("sshd -T -C user=deploy,host=example.test,addr=192.0.2.7")
+        assert "authorizedkeyscommand none" in effective.splitlines()
+        result = ssh(published["ssh"], "deploy", OUTSIDER_KEY)
+        assert result.returncode == 255 and "Permission denied" in result.stderr, result.stderr
+    finally:
+        host.run_expect([0], f"rm -f {script} {dropin} && systemctl reload ssh")

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from testlib import retry_penalised, run_playbook
+from testlib import ephemeral, recap_changes, retry_penalised, run_playbook, ssh
 
 pytestmark = pytest.mark.disruptive
 
@@ -63,3 +63,57 @@ def test_a_candidate_that_would_lock_the_admin_out_is_not_applied(host):
         restored = converge(host)
         assert restored.returncode == 0, restored.stdout[-3000:]
         assert host.user("deploy").shell == "/bin/bash"
+
+
+def pub(name):
+    with open(ephemeral(f"id_{name}.pub"), encoding="utf-8") as handle:
+        return handle.read().strip()
+
+
+def test_a_key_removed_from_the_inventory_stops_working(host, published):
+    """The inventory is the access list: a second key works while listed, not after."""
+    with_second = converge(host, ssh_hardening_admin_users=[
+        {"name": "deploy", "authorized_keys": [pub("admin"), pub("former")]}])
+    try:
+        assert with_second.returncode == 0, with_second.stdout[-3000:]
+        assert ssh(published["ssh"], "deploy", ephemeral("id_former"), "true").returncode == 0
+    finally:
+        restored = converge(host)
+        assert restored.returncode == 0, restored.stdout[-3000:]
+    refused = ssh(published["ssh"], "deploy", ephemeral("id_former"))
+    assert refused.returncode == 255 and "Permission denied" in refused.stderr, refused.stderr
+    assert ssh(published["ssh"], "deploy", ephemeral("id_admin"), "true").returncode == 0
+
+
+def test_an_admin_removed_from_the_inventory_is_locked_out(host, published):
+    """alice logs in and has sudo while listed; once removed she is refused, has no
+    sudo, and her account is locked and expired but kept."""
+    admins = [{"name": "deploy", "authorized_keys": [pub("admin")]},
+              {"name": "alice", "authorized_keys": [pub("former")]}]
+    added = converge(host, ssh_hardening_admin_users=admins)
+    assert added.returncode == 0, added.stdout[-3000:]
+    assert ssh(published["ssh"], "alice", ephemeral("id_former"), "sudo -n true").returncode == 0
+    removed = converge(host)
+    assert removed.returncode == 0, removed.stdout[-3000:]
+    refused = ssh(published["ssh"], "alice", ephemeral("id_former"))
+    assert refused.returncode == 255 and "Permission denied" in refused.stderr, refused.stderr
+    assert "ssh-users" not in host.check_output("id -nG alice").split()
+    assert host.check_output("passwd -S alice").split()[1] == "L"
+    assert host.check_output("getent shadow alice").split(":")[7] == "1"
+    assert not host.file("/etc/sudoers.d/ssh-hardening-alice").exists
+    assert not host.file("/home/alice/.ssh/authorized_keys").exists
+    assert host.run("sudo -l -U alice").stdout.count("may run") == 0
+    again = converge(host)
+    assert again.returncode == 0 and recap_changes(again.stdout) == {host.backend.get_hostname(): 0}, \
+        again.stdout[-3000:]
+
+
+def test_revoking_the_account_the_run_logs_in_as_is_refused_before_any_change(host):
+    before = host.check_output("sha256sum /etc/ssh/sshd_config")
+    result = converge(host, ansible_user="deploy", ssh_hardening_admin_users=[
+        {"name": "alice", "authorized_keys": [pub("former")]}])
+    assert result.returncode != 0
+    assert "deploy, the account this run is logged in as, is no longer listed" in result.stdout, \
+        result.stdout[-3000:]
+    assert "ssh-users" in host.check_output("id -nG deploy").split()
+    assert host.check_output("sha256sum /etc/ssh/sshd_config") == before

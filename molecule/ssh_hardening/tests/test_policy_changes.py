@@ -106,6 +106,13 @@ def test_an_admin_removed_from_the_inventory_is_locked_out(host, published):
     again = converge(host)
     assert again.returncode == 0 and recap_changes(again.stdout) == {host.backend.get_hostname(): 0}, \
         again.stdout[-3000:]
+    # Listed again, alice gets her way back in.
+    restored = converge(host, ssh_hardening_admin_users=admins)
+    try:
+        assert restored.returncode == 0, restored.stdout[-3000:]
+        assert ssh(published["ssh"], "alice", ephemeral("id_former"), "sudo -n true").returncode == 0
+    finally:
+        assert converge(host).returncode == 0
 
 
 def test_revoking_the_account_the_run_logs_in_as_is_refused_before_any_change(host):

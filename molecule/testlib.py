@@ -9,9 +9,11 @@ import http.client
 import json
 import os
 import re
+import shlex
 import socket
 import ssl
 import subprocess
+import tempfile
 import time
 from http.cookies import SimpleCookie
 
@@ -45,8 +47,9 @@ def ephemeral(name: str) -> str:
 
 
 def ssh(port: int, user: str, key: str | None, command: str = "true", *options: str,
-        timeout: int = 20) -> subprocess.CompletedProcess:
-    """Log in from the controller to 127.0.0.1:port as a user would."""
+        timeout: int = 20, address: str = "127.0.0.1", stdin: str | None = None) -> subprocess.CompletedProcess:
+    """Log in from the controller to address:port (a published port by default) as a user would;
+    stdin is what the remote command reads (a password for sudo -S, say)."""
     args = [
         "ssh", "-F", "/dev/null", "-p", str(port),
         "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
@@ -55,9 +58,28 @@ def ssh(port: int, user: str, key: str | None, command: str = "true", *options: 
     ]
     if key:
         args += ["-i", key]
-    args += [*options, f"{user}@127.0.0.1", command]
+    args += [*options, f"{user}@{address}", command]
     return retry_penalised(lambda: subprocess.run(
-        args, capture_output=True, text=True, timeout=timeout, check=False))
+        args, capture_output=True, text=True, timeout=timeout, check=False, input=stdin))
+
+
+def password_login(port: int, user: str, password: str, address: str = "127.0.0.1") -> subprocess.CompletedProcess:
+    """Log in with a password (no key), as a person at a keyboard would; the
+    password reaches ssh through SSH_ASKPASS, never a command line."""
+    with tempfile.TemporaryDirectory() as work:
+        askpass = os.path.join(work, "askpass")
+        with open(os.open(askpass, os.O_WRONLY | os.O_CREAT, 0o700), "w", encoding="utf-8") as handle:
+            handle.write(f"#!/bin/sh\ncat {shlex.quote(os.path.join(work, 'password'))}\n")
+        with open(os.open(os.path.join(work, "password"), os.O_WRONLY | os.O_CREAT, 0o600), "w",
+                  encoding="utf-8") as handle:
+            handle.write(password + "\n")
+        env = dict(os.environ, SSH_ASKPASS=askpass, SSH_ASKPASS_REQUIRE="force", DISPLAY=":0")
+        args = ["ssh", "-F", "/dev/null", "-p", str(port), "-o", "StrictHostKeyChecking=no",
+                "-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=10", "-o", "LogLevel=ERROR",
+                "-o", "PubkeyAuthentication=no", "-o", "NumberOfPasswordPrompts=1",
+                "-o", "PreferredAuthentications=password,keyboard-interactive", f"{user}@{address}", "true"]
+        return retry_penalised(lambda: subprocess.run(
+            args, capture_output=True, text=True, timeout=30, check=False, env=env, stdin=subprocess.DEVNULL))
 
 
 # OpenSSH 9.8+ (Debian 13) penalises a source address that keeps failing to

@@ -13,7 +13,7 @@ description:
     packages are installed; whether the named systemd units are enabled and
     active; and the output of named read-only commands.
   - Runs in check mode too: it only reads. Output is read in the C locale.
-  - Read after anything that can write the managed paths (a package install):
+  - Read after anything that can write the managed paths (a package install), since
     M(hardening.stack.managed) trusts this state until the role ends.
   - Pair it with M(hardening.stack.managed), which applies only what differs.
 options:

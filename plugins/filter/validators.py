@@ -35,6 +35,8 @@ _DIGITS_RE = re.compile(r"^[0-9]+$")
 # a config file or a shell would read differently.
 _PATH_CHARS_RE = re.compile(r"^[A-Za-z0-9._/-]*$")
 _ACCOUNT_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+# crypt(5) hashes glibc verifies: yescrypt, gost-yescrypt, SHA-512, SHA-256, bcrypt.
+_CRYPT_RE = re.compile(r"^\$(?:y|gy|6|5|2b)\$[./A-Za-z0-9$=,]{20,}$")
 _FILE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
 _MODULE_RE = re.compile(rf"^{_IDENTIFIER}(?:\.{_IDENTIFIER})*$")
@@ -330,10 +332,26 @@ def admin_users_errors(value, name):
         if not _is_list(keys) or len(keys) == 0:
             errors.append(f"{where}.authorized_keys must list at least one public key "
                           f"(key-only login), got {_show(keys)}")
-        return errors
+        return errors + sudo_password_errors(user, where)
 
     errors = _each(value, name, check, 1, "admin users (someone must be able to log in with a key)")
     return errors
+
+
+def sudo_password_errors(user, where):
+    """Errors for an admin's sudo password: `sudo: password` needs a password_hash, which is a crypt hash.
+
+    The account is created without a password (key-only), so without the hash
+    sudo would ask for a password that does not exist. The hash itself is never shown.
+    """
+    password_hash = user.get("password_hash") or ""
+    if password_hash and (not isinstance(password_hash, str) or not _CRYPT_RE.fullmatch(password_hash)):
+        return [f"{where}.password_hash must be a crypt hash such as `mkpasswd -m yescrypt` or "
+                "`openssl passwd -6` prints ($y$..., $6$...), not the password itself"]
+    if user.get("sudo") == "password" and not password_hash:
+        return [f"{where}.sudo is password but {where}.password_hash is empty: the account has no password "
+                "to type (set a vaulted hash, and give Ansible the password as ansible_become_password)"]
+    return []
 
 
 def ssh_keygen_errors(results, name, required_rsa_size=3072):

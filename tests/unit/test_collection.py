@@ -3,6 +3,7 @@ the tarball, and its roles and plugins resolve by FQCN from the installed copy
 (with the checkout's own roles and link out of reach). A real run of a role
 from the installed copy is in tests/sandbox (it needs a host)."""
 
+import ast
 import json
 import os
 import pathlib
@@ -74,3 +75,11 @@ def test_galaxy_dependencies_match_requirements_yml():
     required = {c["name"]: c["version"] for c in yaml.safe_load((ROOT / "requirements.yml").read_text())["collections"]}
     for name, version in galaxy.items():
         assert required.get(name) == version, name
+
+
+@pytest.mark.parametrize("plugin", sorted((ROOT / "plugins").glob("*/*.py")), ids=lambda path: path.name)
+def test_plugin_documentation_is_valid_yaml(plugin):
+    """ansible-doc and ansible-lint read these blocks as YAML; a stray colon breaks them."""
+    for node in ast.parse(plugin.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") in ("DOCUMENTATION", "RETURN"):
+            assert isinstance(yaml.safe_load(node.value.value), dict), node.targets[0].id

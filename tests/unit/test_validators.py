@@ -262,6 +262,22 @@ def test_admin_users():
     assert "root" in v.admin_users_errors(cases[2], "admins")[0]
 
 
+def test_sudo_password_needs_a_crypt_hash_and_never_shows_it():
+    key = ["ssh-ed25519 AAAA"]
+    yescrypt = "$y$j9T$abcdefghijklmnopqrstu.$ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmno12"
+    sha512 = "$6$saltsalt$" + "a" * 86
+    for good in ({"sudo": "password", "password_hash": yescrypt}, {"sudo": "password", "password_hash": sha512},
+                 {"sudo": "nopasswd", "password_hash": sha512}, {"sudo": "nopasswd"}):
+        assert v.admin_users_errors([{"name": "alice", "authorized_keys": key, **good}], "admins") == []
+    missing = v.admin_users_errors([{"name": "alice", "authorized_keys": key, "sudo": "password"}], "admins")
+    assert_names(missing, "admins")
+    assert "password_hash is empty" in missing[0]
+    plain = v.admin_users_errors([{"name": "alice", "authorized_keys": key, "sudo": "password",
+                                   "password_hash": "hunter2-but-longer-than-twenty"}], "admins")
+    assert_names(plain, "admins")
+    assert "hunter2" not in plain[0] and "crypt hash" in plain[0]
+
+
 def keygen(key, rc=0, stdout="256 SHA256:abc alice (ED25519)", stderr=""):
     return {"item": [{"name": "alice"}, key], "rc": rc, "stdout": stdout, "stderr": stderr}
 

@@ -8,6 +8,14 @@ ADMIN_KEY = ephemeral("id_admin")
 OUTSIDER_KEY = ephemeral("id_outsider")
 
 
+def test_sshd_runs_as_the_platform_was_prepared(host):
+    """Debian 13 here is socket-activated as Ubuntu ships it: the other tests
+    prove the first run hardened the daemon systemd starts from ssh.socket."""
+    socket_activated = host.system_info.codename == "trixie"
+    assert host.service("ssh.socket").is_enabled == socket_activated
+    assert host.service("ssh.service").is_enabled != socket_activated
+
+
 def test_admin_key_login_succeeds(published):
     result = ssh(published["ssh"], "deploy", ADMIN_KEY, "id -un")
     assert result.returncode == 0, result.stderr
@@ -109,11 +117,11 @@ def test_a_keys_command_drop_in_opens_no_door(host, published):
     script, dropin = "/usr/local/bin/keys-for", "/etc/ssh/sshd_config.d/60-keys-command.conf"
     host.run_expect([0], f"printf '#!/bin/sh\\necho \"{key}\"\\n' > {script} && chmod 0755 {script}"
                          f" && printf 'AuthorizedKeysCommand {script}\\nAuthorizedKeysCommandUser nobody\\n' > {dropin}"
-                         " && systemctl reload ssh")
+                         " && systemctl restart ssh.service")
     try:
         effective = host.check_output("sshd -T -C user=deploy,host=example.test,addr=192.0.2.7")
         assert "authorizedkeyscommand none" in effective.splitlines()
         result = ssh(published["ssh"], "deploy", OUTSIDER_KEY)
         assert result.returncode == 255 and "Permission denied" in result.stderr, result.stderr
     finally:
-        host.run_expect([0], f"rm -f {script} {dropin} && systemctl reload ssh")
+        host.run_expect([0], f"rm -f {script} {dropin} && systemctl restart ssh.service")

@@ -3,31 +3,14 @@
 Disruptive (run after the scenario's other tests): each test converges the hosts again.
 """
 
-import json
-import os
 import subprocess
 
 import pytest
 
-from testlib import ephemeral, recap_changes, retry_penalised, run_playbook, ssh
+from helpers import ADMIN_PASSWORD, converge, effective, pub
+from testlib import ephemeral, recap_changes, retry_penalised, ssh
 
 pytestmark = pytest.mark.disruptive
-
-SCENARIO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CONVERGE = os.path.join(SCENARIO, "converge.yml")
-ADMIN_KEY = os.path.join(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", ""), "id_admin.pub")
-
-
-def converge(host, **extra):
-    args = ["--limit", host.backend.get_hostname()]
-    if extra:
-        args += ["-e", json.dumps(extra)]
-    return run_playbook(CONVERGE, *args)
-
-
-def effective(host, keyword):
-    out = host.check_output("sshd -T -C user=deploy,host=example.test,addr=192.0.2.7")
-    return dict(line.split(" ", 1) for line in out.splitlines() if " " in line)[keyword]
 
 
 def test_pq_only_leaves_no_audit_warning(host, published):
@@ -49,10 +32,8 @@ def test_pq_only_leaves_no_audit_warning(host, published):
 def test_a_candidate_that_would_lock_the_admin_out_is_not_applied(host):
     """The admin's shell cannot run commands: the test login fails, the old sshd_config stays."""
     before = host.check_output("sha256sum /etc/ssh/sshd_config")
-    with open(ADMIN_KEY, encoding="utf-8") as handle:
-        key = handle.read().strip()
     result = converge(host, ssh_hardening_max_auth_tries=4, ssh_hardening_admin_users=[
-        {"name": "deploy", "authorized_keys": [key], "shell": "/bin/false"}])
+        {"name": "deploy", "authorized_keys": [pub("admin")], "shell": "/bin/false"}])
     try:
         assert result.returncode != 0
         assert "a key login as deploy to a test sshd running the candidate failed" in result.stdout, \
@@ -63,11 +44,6 @@ def test_a_candidate_that_would_lock_the_admin_out_is_not_applied(host):
         restored = converge(host)
         assert restored.returncode == 0, restored.stdout[-3000:]
         assert host.user("deploy").shell == "/bin/bash"
-
-
-def pub(name):
-    with open(ephemeral(f"id_{name}.pub"), encoding="utf-8") as handle:
-        return handle.read().strip()
 
 
 def test_a_key_removed_from_the_inventory_stops_working(host, published):
@@ -124,3 +100,26 @@ def test_revoking_the_account_the_run_logs_in_as_is_refused_before_any_change(ho
         result.stdout[-3000:]
     assert "ssh-users" in host.check_output("id -nG deploy").split()
     assert host.check_output("sha256sum /etc/ssh/sshd_config") == before
+
+
+def test_password_sudo_asks_for_the_vaulted_password(host, published):
+    """With sudo: password, the admin's key alone is not root: sudo wants the
+    password whose hash the inventory holds, and refuses a wrong one."""
+    hashed = subprocess.run(["openssl", "passwd", "-6", "-stdin"], input=ADMIN_PASSWORD + "\n",
+                            capture_output=True, text=True, check=True).stdout.strip()
+    result = converge(host, ssh_hardening_admin_users=[
+        {"name": "deploy", "authorized_keys": [pub("admin")], "sudo": "password", "password_hash": hashed}])
+    try:
+        assert result.returncode == 0, result.stdout[-3000:]
+        assert hashed not in result.stdout
+        key = ephemeral("id_admin")
+        without = ssh(published["ssh"], "deploy", key, "sudo -n true")
+        assert without.returncode != 0 and "password is required" in without.stderr, without.stderr
+        wrong = ssh(published["ssh"], "deploy", key, "sudo -S -p '' true", stdin="not the password\n")
+        assert wrong.returncode != 0
+        right = ssh(published["ssh"], "deploy", key, "sudo -S -p '' id -u", stdin=ADMIN_PASSWORD + "\n")
+        assert right.returncode == 0 and right.stdout.strip() == "0", right.stderr
+    finally:
+        restored = converge(host)
+        assert restored.returncode == 0, restored.stdout[-3000:]
+    assert ssh(published["ssh"], "deploy", ephemeral("id_admin"), "sudo -n true").returncode == 0

@@ -1,0 +1,31 @@
+"""Re-converging this scenario's hosts with other settings, and reading what sshd makes of its files."""
+
+import json
+import os
+
+from testlib import ephemeral, run_playbook
+
+SCENARIO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONVERGE = os.path.join(SCENARIO, "converge.yml")
+# The admin's password (prepare.yml): refusing passwords has to mean something.
+ADMIN_PASSWORD = "correct horse battery staple"
+
+
+def converge(host, **extra):
+    """Apply converge.yml to this host only, with extra vars (-e) on top."""
+    args = ["--limit", host.backend.get_hostname()]
+    if extra:
+        args += ["-e", json.dumps(extra)]
+    return run_playbook(CONVERGE, *args)
+
+
+def pub(name):
+    """The public key ephemeral/id_NAME.pub."""
+    with open(ephemeral(f"id_{name}.pub"), encoding="utf-8") as handle:
+        return handle.read().strip()
+
+
+def effective(host, keyword, address="192.0.2.7"):
+    """sshd's effective value of keyword for deploy connecting from address."""
+    out = host.check_output(f"sshd -T -C user=deploy,host=example.test,addr={address}")
+    return dict(line.split(" ", 1) for line in out.splitlines() if " " in line)[keyword]

@@ -14,6 +14,9 @@ empty list means the value is valid). A role's tasks/validate.yml asserts
       vars:
         errors: "{{ nginx_server_names | hardening.stack.hostname_errors('nginx_server_names') }}"
 
+One filter is a helper rather than a check: authorized_key_part gives the
+key of an authorized_keys line without its options, for ssh-keygen.
+
 Types and choices belong to each role's meta/argument_specs.yml; these
 filters check what an argument spec cannot express. Role argument
 validation checks that a value CAN be converted but leaves the variable as
@@ -354,29 +357,132 @@ def sudo_password_errors(user, where):
     return []
 
 
+# An authorized_keys line as sshd(8) reads it (AUTHORIZED_KEYS FILE FORMAT):
+# a line that starts with a key type has no options; otherwise a
+# comma-separated list of options comes first, up to the first space or tab
+# outside double quotes, then the key. Option names are case-insensitive.
+_KEY_START_RE = re.compile(r"^(?:ssh-|ecdsa-|sk-)")
+_KEY_OPTION_NAME_RE = re.compile(r"[A-Za-z0-9-]+")
+_KEY_OPTION_FLAGS = frozenset({
+    "agent-forwarding", "cert-authority", "no-agent-forwarding", "no-port-forwarding", "no-pty",
+    "no-touch-required", "no-user-rc", "no-x11-forwarding", "port-forwarding", "pty", "restrict",
+    "user-rc", "verify-required", "x11-forwarding",
+})
+_KEY_OPTION_VALUES = frozenset({
+    "command", "environment", "expiry-time", "from", "permitlisten", "permitopen", "principals", "tunnel",
+})
+# The key types ansible.posix.authorized_key knows: it splits a line at
+# whitespace and takes the first of these words as the key type.
+_MODULE_KEY_TYPES = frozenset({
+    "ssh-ed25519", "ssh-rsa", "ssh-dss", "ssh-xmss@openssh.com", "rsa-sha2-256", "rsa-sha2-512",
+    "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "sk-ssh-ed25519@openssh.com",
+    "sk-ecdsa-sha2-nistp256@openssh.com", "webauthn-sk-ecdsa-sha2-nistp256@openssh.com",
+})
+
+
+def split_authorized_key(line):
+    """(options, key) of one authorized_keys line; raises ValueError saying what is wrong.
+
+    options is the prefix exactly as written ("" when there is none), key
+    the rest ("TYPE BASE64 [comment]"). Parsed as sshd parses it: known option
+    names only, a value only where the option takes one, always in double
+    quotes, where spaces, commas and \\" may appear.
+    """
+    text = str(line).strip()
+    if _KEY_START_RE.match(text):
+        return "", text
+    pos = 0
+    while True:
+        match = _KEY_OPTION_NAME_RE.match(text, pos)
+        if not match:
+            raise ValueError(f"expected an option name at character {pos + 1}")
+        name, pos = match.group(0).lower(), match.end()
+        if name not in _KEY_OPTION_FLAGS | _KEY_OPTION_VALUES:
+            raise ValueError(f"unknown option {_show(match.group(0))}")
+        if text.startswith("=", pos):
+            if name not in _KEY_OPTION_VALUES:
+                raise ValueError(f"option {name} takes no value")
+            if not text.startswith('"', pos + 1):
+                raise ValueError(f"the value of {name} must be in double quotes")
+            start = pos = pos + 2
+            while pos < len(text) and text[pos] != '"':
+                pos += 2 if text.startswith('\\"', pos) else 1
+            if pos >= len(text):
+                raise ValueError(f"the value of {name} has no closing double quote")
+            if pos == start:
+                raise ValueError(f"the value of {name} is empty")
+            pos += 1
+        elif name in _KEY_OPTION_VALUES:
+            raise ValueError(f'option {name} needs a value ({name}="...")')
+        if pos >= len(text):
+            raise ValueError("there is no key after the options")
+        if text[pos] in " \t":
+            return text[:pos], text[pos:].strip()
+        if text[pos] != ",":
+            raise ValueError(f"unexpected {_show(text[pos])} after option {name} (options are separated by commas)")
+        pos += 1
+
+
+def authorized_key_part(line):
+    """The key ("TYPE BASE64 [comment]") of an authorized_keys line without its options.
+
+    A line that does not parse is returned whole: ssh_keygen_errors reports why.
+    """
+    try:
+        return split_authorized_key(line)[1]
+    except ValueError:
+        return str(line).strip()
+
+
+def _key_options_problem(options):
+    """Why ansible.posix.authorized_key would not write these options as given, or None."""
+    if re.search(r"\s\s|[^\S ]", options):
+        return "holds a tab or several spaces in a row, which would be written as one space"
+    words = set(options.split(" ")[1:])
+    if words & _MODULE_KEY_TYPES:
+        return f"holds the word {_show(sorted(words & _MODULE_KEY_TYPES)[0])}, which would be taken for the key type"
+    return None
+
+
 def ssh_keygen_errors(results, name, required_rsa_size=3072):
-    """Errors from `ssh-keygen -l -f /dev/stdin` run on every authorized key.
+    """Errors of the authorized keys, from `ssh-keygen -l -f /dev/stdin` run on each key.
 
     results: the registered loop results of that command over
-    `users | subelements('authorized_keys')` (item is [user, key]).
+    `users | subelements('authorized_keys')` (item is [user, line]), its stdin
+    the key without options (authorized_key_part). A line may start with
+    options (`from="10.0.0.0/8",restrict ssh-ed25519 AAAA... comment`), which
+    must be options sshd accepts and that the authorized_key module writes
+    unchanged.
     """
     errors = []
     for result in results or []:
         if result.get("skipped"):
             continue
-        user, key = result["item"][0], result["item"][1]
+        user, line = result["item"][0], result["item"][1]
         where = f"{name}[{user.get('name')}].authorized_keys"
-        shown = _show(key if len(str(key)) <= 40 else str(key)[:37] + "...")
+        shown = _show(line if len(str(line)) <= 40 else str(line)[:37] + "...")
         stdout = str(result.get("stdout", "")).strip()
-        if "PRIVATE KEY" in str(key):
+        if "PRIVATE KEY" in str(line):
             errors.append(f"{where}: {shown} is a PRIVATE key; give the public key")
-        elif result.get("rc") != 0 or not re.match(r"^(ssh-|ecdsa-|sk-)", str(key).strip()):
+            continue
+        try:
+            options, key = split_authorized_key(line)
+        except ValueError as error:
+            errors.append(f"{where}: {shown} is not a usable public key (it does not start with a key type, and "
+                          f"read as options before a key: {error}); it must be one line in authorized_keys format "
+                          "(e.g. \"ssh-ed25519 AAAA... comment\", optionally after options such as "
+                          "'from=\"10.0.0.0/8\",restrict ')")
+            continue
+        problem = _key_options_problem(options) if options else None
+        if result.get("rc") != 0 or not _KEY_START_RE.match(key):
             detail = str(result.get("stderr", "")).strip() or stdout or str(result.get("msg", "")).strip()
             errors.append(f"{where}: {shown} is not a usable public key ({detail}); it must be one line in "
                           "authorized_keys format (e.g. \"ssh-ed25519 AAAA... comment\")")
         elif stdout.endswith("(RSA)") and int(stdout.split()[0]) < int(required_rsa_size):
             errors.append(f"{where}: {shown} is an RSA key of {stdout.split()[0]} bits; sshd refuses RSA keys "
                           f"under {required_rsa_size} bits (ssh_hardening_required_rsa_size)")
+        elif problem:
+            errors.append(f"{where}: {shown}: the options {problem}; write them without it")
     return errors
 
 
@@ -543,6 +649,23 @@ def network_errors(value, name, allow_any=False, ipv6=True, min_items=0):
     return _each(value, name, check, min_items, "IP addresses or CIDRs")
 
 
+def allowed_sources_errors(value, name, ipv6=True):
+    """Errors for the sources a service admits: ["any"] alone (everyone), or IPv4/IPv6
+    addresses and CIDRs (no host bits).
+
+    Never empty, which would admit nobody; "*", 0.0.0.0/0 and ::/0 are refused
+    so that "everyone" is always written one way, "any".
+    """
+    if _is_list(value) and len(value) == 0:
+        return [f"{name} must not be empty (nobody could connect): list addresses or CIDRs, "
+                "or [\"any\"] to admit everyone"]
+    errors = network_errors(value, name, allow_any=True, ipv6=ipv6)
+    if not errors and len(value) > 1 and any(str(entry).strip() == "any" for entry in value):
+        errors.append(f"{name} lists \"any\" beside other sources, got {_show(value)}: give [\"any\"] "
+                      "alone (everyone), or only addresses and CIDRs")
+    return errors
+
+
 _RULE_COMMENT_RE = re.compile(r"^[A-Za-z0-9 .,:/@+_-]*$")
 
 
@@ -596,6 +719,7 @@ FILTERS = {
     "account_name_errors": account_name_errors,
     "admin_users_errors": admin_users_errors,
     "ssh_keygen_errors": ssh_keygen_errors,
+    "authorized_key_part": authorized_key_part,
     "module_errors": module_errors,
     "url_path_errors": url_path_errors,
     "admin_url_errors": admin_url_errors,
@@ -608,6 +732,7 @@ FILTERS = {
     "bind_errors": bind_errors,
     "upstream_errors": upstream_errors,
     "network_errors": network_errors,
+    "allowed_sources_errors": allowed_sources_errors,
     "firewall_rule_errors": firewall_rule_errors,
 }
 

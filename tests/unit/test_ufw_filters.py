@@ -40,6 +40,22 @@ def test_declared_rules_put_ssh_first_and_deduplicate():
     ]
 
 
+def test_one_limit_rule_per_ssh_source_and_the_any_rule_pruned():
+    declared = ufw.ufw_declared_rules({"ssh_port": 22, "ssh_sources": ["192.0.2.7/32", "2001:db8::/32"]}, MARKER)
+    assert [(r["rule"], r["port"], r["from"], r["comment"]) for r in declared] == [
+        ("limit", "22", "192.0.2.7", "managed:ufw-role ssh"),
+        ("limit", "22", "2001:db8::/32", "managed:ufw-role ssh"),
+    ]
+    # The earlier any-source SSH rule is no longer declared: pruned.
+    stale = ufw.ufw_stale_rules(ufw.ufw_parse_user_rules(USER_RULES), declared, MARKER)
+    assert [(r["port"], r["from"]) for r in stale] == [("22", "any"), ("8081", "any")]
+    # Each source's rule belongs in its own family's file only.
+    v4 = [_tuple("limit", 22, "192.0.2.7", "managed:ufw-role ssh")]
+    v6 = [_tuple("limit", 22, "2001:db8::/32", "managed:ufw-role ssh")]
+    assert ufw.ufw_missing_rules(declared, v4, v6) == []
+    assert ufw.ufw_missing_rules(declared, v4, []) == declared[1:]
+
+
 def test_parse_skips_app_and_outgoing_rules_and_merges_v4_v6():
     rules = ufw.ufw_parse_user_rules(USER_RULES)
     assert rules == [

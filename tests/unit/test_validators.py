@@ -1,6 +1,7 @@
 """The shared validators (plugins/filter/validators.py), loaded by path: no collection install needed."""
 
 import importlib.util
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -299,6 +300,97 @@ def test_ssh_keygen_results():
     assert "PRIVATE" in errors[0] and "2048 bits" in errors[3]
 
 
+# --- authorized_keys lines with options -------------------------------------
+
+@pytest.mark.parametrize("line,options,key", [
+    ("ssh-ed25519 AAAA alice", "", "ssh-ed25519 AAAA alice"),
+    ("  ecdsa-sha2-nistp256 AAAA  ", "", "ecdsa-sha2-nistp256 AAAA"),
+    ('from="10.0.0.0/8",restrict ssh-ed25519 AAAA alice', 'from="10.0.0.0/8",restrict', "ssh-ed25519 AAAA alice"),
+    # Quoted values may hold spaces, commas and escaped quotes; names are case-insensitive.
+    ('no-port-forwarding,command="echo a, b \\"c\\"" ssh-ed25519 AAAA c d',
+     'no-port-forwarding,command="echo a, b \\"c\\""', "ssh-ed25519 AAAA c d"),
+    ('Restrict,PTY,from="192.0.2.1,!192.0.2.2"\tssh-rsa AAAA', 'Restrict,PTY,from="192.0.2.1,!192.0.2.2"',
+     "ssh-rsa AAAA"),
+    ('environment="A=b c",expiry-time="20300101",permitopen="h:22",permitlisten="8080",principals="a",'
+     'tunnel="1",no-agent-forwarding,no-x11-forwarding,no-pty,no-user-rc,no-touch-required,'
+     'verify-required,cert-authority,agent-forwarding,x11-forwarding,port-forwarding,user-rc ssh-ed25519 A',
+     None, "ssh-ed25519 A"),
+])
+def test_authorized_key_lines_split_into_options_and_key(line, options, key):
+    got_options, got_key = v.split_authorized_key(line)
+    assert got_options == (options if options is not None else line.rsplit(" ", 2)[0])
+    assert got_key == key
+    assert v.authorized_key_part(line) == key
+
+
+@pytest.mark.parametrize("line,needle", [
+    ("AAAA alice", "unknown option"),
+    ("bogus-option ssh-ed25519 AAAA", "unknown option"),
+    ("restrict", "no key after the options"),
+    ('command="ls" ', "no key after the options"),
+    ("from=10.0.0.1 ssh-ed25519 AAAA", "double quotes"),
+    ('command="ls ssh-ed25519 AAAA', "no closing double quote"),
+    ('from="" ssh-ed25519 AAAA', "empty"),
+    ('restrict="yes" ssh-ed25519 AAAA', "takes no value"),
+    ("command ssh-ed25519 AAAA", "needs a value"),
+    ("restrict,,pty ssh-ed25519 AAAA", "option name"),
+    ('restrict;command="x" ssh-ed25519 AAAA', "separated by commas"),
+    ("", "option name"),
+])
+def test_authorized_key_lines_with_bad_options_are_refused(line, needle):
+    with pytest.raises(ValueError, match=needle):
+        v.split_authorized_key(line)
+    assert v.authorized_key_part(line) == line.strip()
+
+
+def real_keygen(line):
+    """The registered result of validate.yml's ssh-keygen task for line, run for real."""
+    key_part = v.authorized_key_part(line)
+    run = subprocess.run(["ssh-keygen", "-l", "-f", "/dev/stdin"], input=key_part, capture_output=True,
+                         text=True, check=False)
+    return {"item": [{"name": "alice"}, line], "rc": run.returncode, "stdout": run.stdout, "stderr": run.stderr}
+
+
+@pytest.fixture(scope="module")
+def public_keys(tmp_path_factory):
+    """Real public keys: ed25519, RSA 3072 and RSA 2048 (TYPE BASE64, no comment)."""
+    folder = tmp_path_factory.mktemp("keys")
+    keys = {}
+    for name, args in (("ed25519", ["-t", "ed25519"]), ("rsa3072", ["-t", "rsa", "-b", "3072"]),
+                       ("rsa2048", ["-t", "rsa", "-b", "2048"])):
+        subprocess.run(["ssh-keygen", "-q", "-N", "", "-C", "", *args, "-f", str(folder / name)], check=True)
+        keys[name] = " ".join((folder / f"{name}.pub").read_text().split()[:2])
+    return keys
+
+
+def test_real_keys_with_options_are_accepted(public_keys):
+    lines = [
+        f"{public_keys['ed25519']} alice@laptop",
+        f'from="10.0.0.0/8",restrict {public_keys["ed25519"]} alice@laptop',
+        f'no-port-forwarding,command="/usr/local/bin/backup --to \\"x, y\\"" {public_keys["rsa3072"]} backup',
+    ]
+    results = [real_keygen(line) for line in lines]
+    assert all(result["rc"] == 0 for result in results), results
+    assert v.ssh_keygen_errors(results, "users", 3072) == []
+
+
+def test_real_keys_with_bad_options_or_small_rsa_are_refused(public_keys):
+    ed25519 = public_keys["ed25519"]
+    cases = [
+        (f"bogus {ed25519} alice", "unknown option"),
+        (f"from=10.0.0.1 {ed25519} alice", "double quotes"),
+        (f'restrict {ed25519.split()[0]} bm90IGEga2V5 alice', "not a usable public key"),
+        (f'restrict {public_keys["rsa2048"]} old', "2048 bits"),
+        # ansible.posix.authorized_key would not write these as given.
+        (f'command="a  b" {ed25519}', "several spaces"),
+        (f'command="echo ssh-rsa x" {ed25519}', "taken for the key type"),
+    ]
+    for line, needle in cases:
+        errors = v.ssh_keygen_errors([real_keygen(line)], "ssh_hardening_admin_users", 3072)
+        assert len(errors) == 1 and needle in errors[0], (line, errors)
+        assert errors[0].startswith("ssh_hardening_admin_users[alice].authorized_keys"), errors
+
+
 # --- Python names, URLs, CSP, e-mail ---------------------------------------
 
 def test_modules():
@@ -391,6 +483,33 @@ def test_networks():
         assert_names(v.network_errors(bad, "ips"), "ips")
     assert "IPv6" in v.network_errors(["::1"], "ips", ipv6=False)[0]
     assert v.network_errors([], "ips", min_items=1) != []
+
+
+@pytest.mark.parametrize("sources", [["any"], ["203.0.113.7"], ["10.0.0.0/8", "2001:db8::/32", "192.0.2.1"]])
+def test_allowed_sources_valid(sources):
+    assert v.allowed_sources_errors(sources, "ufw_ssh_sources") == []
+
+
+@pytest.mark.parametrize("sources,needle", [
+    ([], "must not be empty"),
+    ("10.0.0.1", "must be a list"),
+    ([""], "not an IPv4/IPv6 address"),
+    (["bastion.example.com"], "not an IPv4/IPv6 address"),
+    (["10.0.0.300"], "not an IPv4/IPv6 address"),
+    (["10.0.0.1/8"], "host bits"),
+    (["0.0.0.0/0"], "everyone"),
+    (["*"], "everyone"),
+    (["any", "10.0.0.1"], "beside other sources"),
+    ([None], "not an IPv4/IPv6 address"),
+])
+def test_allowed_sources_invalid(sources, needle):
+    errors = v.allowed_sources_errors(sources, "ufw_ssh_sources")
+    assert_names(errors, "ufw_ssh_sources")
+    assert any(needle in error for error in errors), errors
+
+
+def test_allowed_sources_ipv6_only_when_on():
+    assert "IPv6" in v.allowed_sources_errors(["2001:db8::1"], "s", ipv6=False)[0]
 
 
 def test_firewall_rules():

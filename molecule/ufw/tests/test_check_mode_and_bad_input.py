@@ -33,6 +33,7 @@ BAD = [
     ("no SSH port", {"ufw_ssh_port": None}, "ufw_ssh_port"),
     ("SSH port out of range", {"ufw_ssh_port": 0}, "ufw_ssh_port"),
     ("SSH port not a number", {"ufw_ssh_port": "ssh"}, "ufw_ssh_port"),
+    ("SSH source a host name", {"ufw_ssh_sources": ["bastion.example.com"]}, "ufw_ssh_sources[0]"),
     ("app port open to nobody", {"ufw_app_port_open": True}, "ufw_app_allowed_sources"),
     ("app source any", {"ufw_app_port_open": True, "ufw_app_allowed_sources": ["any"]},
      "ufw_app_allowed_sources"),

@@ -39,10 +39,13 @@ def normalise_port(port):
 def ufw_declared_rules(settings, marker):
     """Every rule the role must hold, in order, deduplicated by key (first wins).
 
-    settings: ssh_port, web_ports_open, web_ports, app_port_open, app_port,
-    app_allowed_sources, rules (the role's variables without the ufw_ prefix).
+    settings: ssh_port, ssh_sources, web_ports_open, web_ports, app_port_open,
+    app_port, app_allowed_sources, rules (the role's variables without the
+    ufw_ prefix). playbooks/base.yml calls it with ssh_port and ssh_sources
+    only, to add the same SSH rules before sshd moves to a new port.
     """
-    wanted = [{"rule": "limit", "proto": "tcp", "port": settings["ssh_port"], "from": "any", "comment": "ssh"}]
+    wanted = [{"rule": "limit", "proto": "tcp", "port": settings["ssh_port"], "from": source, "comment": "ssh"}
+              for source in settings.get("ssh_sources", ["any"])]
     if settings.get("web_ports_open"):
         wanted += [{"rule": "allow", "proto": "tcp", "port": port, "from": "any", "comment": "web"}
                    for port in settings.get("web_ports", [])]

@@ -40,6 +40,9 @@ def test_socket_only_defaults(tmp_path):
     assert int(config["workers"]) == 2 * len(os.sched_getaffinity(0)) + 1
     assert (config["timeout"], config["graceful_timeout"], config["max_requests"]) == ("30", "30", "1000")
     assert config["accesslog"] == "-"
+    # The scheme comes from X-Forwarded-Proto alone (nginx sets it; a client's
+    # X-Forwarded-Ssl or X-Forwarded-Protocol must not count).
+    assert config["secure_scheme_headers"] == "{'X-FORWARDED-PROTO': 'https'}"
 
 
 def test_socket_and_tcp_for_the_fleet(tmp_path):

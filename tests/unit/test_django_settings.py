@@ -163,10 +163,23 @@ def test_the_gate_fails_on_a_warning_that_plain_check_deploy_lets_through(tmp_pa
     assert result.returncode != 0 and "security.W021" in result.stderr + result.stdout
 
 
-def test_the_gate_catches_a_weakening_in_extra_settings(tmp_path, project):
-    settings = render(role_vars(tmp_path, django_app_extra_settings="SESSION_COOKIE_SECURE = False"))
-    result = gate(project, settings)
-    assert result.returncode != 0 and "security.W012" in result.stderr + result.stdout
+@pytest.mark.parametrize("extra, named", [
+    ("SESSION_COOKIE_SECURE = False", "SESSION_COOKIE_SECURE"),
+    # Silencing the check that would catch it does not help.
+    ('DEBUG = True\nSILENCED_SYSTEM_CHECKS = ["security.W018"]', "DEBUG, SILENCED_SYSTEM_CHECKS"),
+    ('MIDDLEWARE = [m for m in MIDDLEWARE if "Security" not in m]', "MIDDLEWARE (SecurityMiddleware removed)"),
+    ("ALLOWED_HOSTS.append('*')", "ALLOWED_HOSTS"),
+])
+def test_extra_settings_cannot_change_what_the_role_enforces(tmp_path, project, extra, named):
+    result = gate(project, render(role_vars(tmp_path, django_app_extra_settings=extra)))
+    assert result.returncode != 0
+    assert f"django_app_extra_settings changes what the role enforces: {named}" in result.stderr + result.stdout
+
+
+def test_extra_settings_may_add_settings(tmp_path, project):
+    settings = render(role_vars(tmp_path, django_app_extra_settings='EMAIL_SUBJECT_PREFIX = "[site] "'))
+    assert gate(project, settings).returncode == 0
+    assert effective(project, settings, "EMAIL_SUBJECT_PREFIX")["EMAIL_SUBJECT_PREFIX"] == "[site] "
 
 
 def test_the_project_silencing_checks_hides_nothing(tmp_path, project):

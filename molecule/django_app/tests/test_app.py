@@ -112,6 +112,12 @@ def test_the_socket_serves_the_web_group_and_trusts_only_the_proxy_header(host):
     assert plain["status"] == 301 and plain["location"] == "https://app.test/health/"
     proxied = unix_request(host, "{'Host': 'app.test', 'X-Forwarded-Proto': 'https'}")
     assert proxied["status"] == 200 and json.loads(proxied["body"])["secure"] is True
+    # gunicorn believes X-Forwarded-Proto alone: other scheme headers change nothing.
+    contradicted = unix_request(host, "{'Host': 'app.test', 'X-Forwarded-Proto': 'https', "
+                                      "'X-Forwarded-Ssl': 'off', 'X-Forwarded-Protocol': 'http'}")
+    assert contradicted["status"] == 200 and json.loads(contradicted["body"])["secure"] is True
+    claimed = unix_request(host, "{'Host': 'app.test', 'X-Forwarded-Ssl': 'on'}")
+    assert claimed["status"] == 301
 
 
 def test_a_disallowed_host_is_logged_to_the_security_log(host):

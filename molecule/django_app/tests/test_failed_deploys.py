@@ -46,7 +46,8 @@ def broken_copy(tmp_path, kind: str) -> str:
 CASES = [
     ("migration", {}, "this migration fails on purpose", "Apply the migrations"),
     ("dependencies", {}, "python_version", "Install the project's requirements"),
-    ("check", {"django_app_extra_settings": "SESSION_COOKIE_SECURE = False"}, "security.W012",
+    ("check", {"django_app_extra_settings": "DEBUG = True\nSILENCED_SYSTEM_CHECKS = [\"security.W018\"]"},
+     "django_app_extra_settings changes what the role enforces: DEBUG",
      "check --deploy"),
 ]
 

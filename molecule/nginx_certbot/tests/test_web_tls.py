@@ -78,10 +78,12 @@ def test_app_sees_nginx_view_not_forged_headers(host, published, pebble_root):
     marker = uuid.uuid4().hex
     response = https(published["https"], f"/{marker}", cafile=pebble_root, headers={
         "X-Forwarded-Proto": "http", "X-Forwarded-For": "203.0.113.9",
-        "X-Forwarded-Host": "evil.example", "X-Real-IP": "203.0.113.9", "Forwarded": "proto=http"})
+        "X-Forwarded-Host": "evil.example", "X-Real-IP": "203.0.113.9", "Forwarded": "proto=http",
+        "X-Forwarded-Ssl": "off", "X-Forwarded-Protocol": "http"})
     assert response.status == 200
     seen = json.loads(response.body)["headers"]
     assert seen["X-Forwarded-Proto"] == "https"
+    assert "X-Forwarded-Ssl" not in seen and "X-Forwarded-Protocol" not in seen
     assert seen["X-Forwarded-Host"] == DOMAIN and seen["Host"] == DOMAIN
     assert "203.0.113.9" not in seen["X-Forwarded-For"] and "," not in seen["X-Forwarded-For"]
     assert seen["X-Real-IP"] == seen["X-Forwarded-For"]

@@ -25,6 +25,9 @@ BAD = [
     ("admin named root", {"admin_name": "root"}, "ssh_hardening_admin_users"),
     ("unknown sudo mode", {"ssh_hardening_admin_users": [{"name": "x", "authorized_keys": ["k"],
                                                           "sudo": "always"}]}, "sudo"),
+    ("key options unquoted", {"admin_keys": ["from=10.0.0.1,bogus ssh-ed25519 "
+                                             "AAAAC3NzaC1lZDI1NTE5AAAAIMMbDsh8yFeOZnmPMXa/rrRcHXLhsokiTp+tefV0sG2K"]},
+     "must be in double quotes"),
     ("password sudo without a hash", {"ssh_hardening_admin_users": [{"name": "deploy", "authorized_keys": ["k"],
                                                                      "sudo": "password"}]}, "password_hash is empty"),
     ("unknown drop-in policy", {"ssh_hardening_unsafe_dropins": "warn"}, "ssh_hardening_unsafe_dropins"),

@@ -6,25 +6,14 @@ assumed. Disruptive: the test converges with other keys and puts the
 scenario's own back.
 """
 
-import json
-import os
 import socket
 
 import pytest
 
-from testlib import ephemeral, recap_changes, run_playbook, ssh
+from helpers import converge
+from testlib import ephemeral, recap_changes, ssh
 
 pytestmark = pytest.mark.disruptive
-
-SCENARIO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CONVERGE = os.path.join(SCENARIO, "converge.yml")
-
-
-def converge(host, **extra):
-    args = ["--limit", host.backend.get_hostname()]
-    if extra:
-        args += ["-e", json.dumps(extra)]
-    return run_playbook(CONVERGE, *args)
 
 
 def key(name):
@@ -72,13 +61,3 @@ def test_keys_with_options_land_intact_and_sshd_enforces_them(host, published):
         assert restored.returncode == 0, restored.stdout[-3000:]
     refused = ssh(port, "deploy", ephemeral("id_former"))
     assert refused.returncode == 255 and "Permission denied" in refused.stderr, refused.stderr
-
-
-def test_a_key_with_unknown_options_is_refused_before_any_change(host):
-    before = host.check_output("sha256sum /home/deploy/.ssh/authorized_keys /etc/ssh/sshd_config")
-    result = converge(host, ssh_hardening_admin_users=[
-        {"name": "deploy", "authorized_keys": [key("admin"), f'from=10.0.0.1,bogus {key("former")}']}])
-    assert result.returncode != 0
-    assert "ssh_hardening_admin_users[deploy].authorized_keys" in result.stdout, result.stdout[-3000:]
-    assert "must be in double quotes" in result.stdout, result.stdout[-3000:]
-    assert host.check_output("sha256sum /home/deploy/.ssh/authorized_keys /etc/ssh/sshd_config") == before

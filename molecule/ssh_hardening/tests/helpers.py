@@ -3,6 +3,8 @@
 import json
 import os
 
+import pytest
+
 from testlib import ephemeral, run_playbook
 
 SCENARIO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -29,3 +31,11 @@ def effective(host, keyword, address="192.0.2.7"):
     """sshd's effective value of keyword for deploy connecting from address."""
     out = host.check_output(f"sshd -T -C user=deploy,host=example.test,addr={address}")
     return dict(line.split(" ", 1) for line in out.splitlines() if " " in line)[keyword]
+
+
+def only_on(host, platform):
+    """Skip on the other platform: for account and sudo mechanics that do not differ
+    between Debian 12 and 13 (usermod, gpasswd, sudoers, authorized_keys), one
+    platform proves them and the scenario stays inside bin/test's time budget."""
+    if not host.backend.get_hostname().endswith(platform):
+        pytest.skip(f"covered on {platform}: the mechanism does not differ between platforms")

@@ -10,7 +10,7 @@ import socket
 
 import pytest
 
-from helpers import converge
+from helpers import converge, only_on
 from testlib import ephemeral, recap_changes, ssh
 
 pytestmark = pytest.mark.disruptive
@@ -35,6 +35,7 @@ def controller_source(host, port):
 
 
 def test_keys_with_options_land_intact_and_sshd_enforces_them(host, published):
+    only_on(host, "trixie")
     port, name = published["ssh"], host.backend.get_hostname()
     controller = controller_source(host, port)
     # Quoted values with a comma, a space and escaped quotes; the outsider's

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from helpers import ADMIN_PASSWORD, converge, effective, pub
+from helpers import ADMIN_PASSWORD, converge, effective, only_on, pub
 from testlib import ephemeral, recap_changes, retry_penalised, ssh
 
 pytestmark = pytest.mark.disruptive
@@ -48,6 +48,7 @@ def test_a_candidate_that_would_lock_the_admin_out_is_not_applied(host):
 
 def test_a_key_removed_from_the_inventory_stops_working(host, published):
     """The inventory is the access list: a second key works while listed, not after."""
+    only_on(host, "trixie")
     with_second = converge(host, ssh_hardening_admin_users=[
         {"name": "deploy", "authorized_keys": [pub("admin"), pub("former")]}])
     try:
@@ -64,6 +65,7 @@ def test_a_key_removed_from_the_inventory_stops_working(host, published):
 def test_an_admin_removed_from_the_inventory_is_locked_out(host, published):
     """alice logs in and has sudo while listed; once removed she is refused, has no
     sudo, and her account is locked and expired but kept."""
+    only_on(host, "bookworm")
     admins = [{"name": "deploy", "authorized_keys": [pub("admin")]},
               {"name": "alice", "authorized_keys": [pub("former")]}]
     added = converge(host, ssh_hardening_admin_users=admins)
@@ -105,6 +107,7 @@ def test_revoking_the_account_the_run_logs_in_as_is_refused_before_any_change(ho
 def test_password_sudo_asks_for_the_vaulted_password(host, published):
     """With sudo: password, the admin's key alone is not root: sudo wants the
     password whose hash the inventory holds, and refuses a wrong one."""
+    only_on(host, "bookworm")
     hashed = subprocess.run(["openssl", "passwd", "-6", "-stdin"], input=ADMIN_PASSWORD + "\n",
                             capture_output=True, text=True, check=True).stdout.strip()
     result = converge(host, ssh_hardening_admin_users=[

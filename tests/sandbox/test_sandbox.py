@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from testlib import retry_penalised
+
 ROOT = Path(__file__).resolve().parents[2]
 ENV = dict(os.environ, CONTAINERS_CONF=str(ROOT / "testbed" / "containers.conf"), ANSIBLE_NOCOLOR="1")
 NAME = "hardening-sandbox"
@@ -39,11 +41,13 @@ def recap(output):
 
 
 def ssh(user):
+    """A fresh login to the sandbox; UFW's limit (six new connections from one
+    source in 30 s, and each run's own logins count) is waited out."""
     state = ROOT / ".sandbox"
-    return subprocess.run(
+    return retry_penalised(lambda: subprocess.run(
         ["ssh", "-F", "/dev/null", "-p", "2222", "-i", str(state / "id_ed25519"), "-o", "BatchMode=yes",
          "-o", f"UserKnownHostsFile={state / 'known_hosts'}", "-o", "IdentitiesOnly=yes",
-         f"{user}@127.0.0.1", "id -un"], capture_output=True, text=True, timeout=60, check=False)
+         f"{user}@127.0.0.1", "id -un"], capture_output=True, text=True, timeout=60, check=False))
 
 
 @pytest.fixture(scope="module")

@@ -82,6 +82,19 @@ def password_login(port: int, user: str, password: str, address: str = "127.0.0.
             args, capture_output=True, text=True, timeout=30, check=False, env=env, stdin=subprocess.DEVNULL))
 
 
+def controller_source(host, port: int) -> str:
+    """The address the host sees the controller's connections to the published SSH port come from
+    (read inside the host during a connection, not assumed)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        assert sock.recv(64).startswith(b"SSH-2.0-")
+        table = host.check_output("ss -Htn state established '( sport = :22 )'")
+    peers = {line.split()[-1].rsplit(":", 1)[0].strip("[]") for line in table.splitlines() if line.strip()}
+    assert len(peers) == 1, table
+    # A dual-stack socket (ssh.socket listens on [::]:22) shows an IPv4 peer as
+    # ::ffff:A.B.C.D; sshd and UFW see the plain IPv4 address.
+    return peers.pop().removeprefix("::ffff:")
+
+
 # OpenSSH 9.8+ (Debian 13) penalises a source address that keeps failing to
 # authenticate (PerSourcePenalties): for a while its new connections are
 # refused ("Not allowed at this time"). All test traffic comes from one

@@ -6,12 +6,11 @@ assumed. Disruptive: the test converges with other keys and puts the
 scenario's own back.
 """
 
-import socket
 
 import pytest
 
 from helpers import converge, only_on
-from testlib import ephemeral, recap_changes, ssh
+from testlib import controller_source, ephemeral, recap_changes, ssh
 
 pytestmark = pytest.mark.disruptive
 
@@ -20,18 +19,6 @@ def key(name):
     """TYPE BASE64 of the test key id_NAME.pub (no comment)."""
     with open(ephemeral(f"id_{name}.pub"), encoding="utf-8") as handle:
         return " ".join(handle.read().split()[:2])
-
-
-def controller_source(host, port):
-    """The address the host sees the controller's connections to the published SSH port come from."""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        assert sock.recv(64).startswith(b"SSH-2.0-")
-        table = host.check_output("ss -Htn state established '( sport = :22 )'")
-    peers = {line.split()[-1].rsplit(":", 1)[0].strip("[]") for line in table.splitlines() if line.strip()}
-    assert len(peers) == 1, table
-    # A dual-stack socket (ssh.socket listens on [::]:22) shows an IPv4 peer as
-    # ::ffff:A.B.C.D; sshd matches from="" against the plain IPv4 address.
-    return peers.pop().removeprefix("::ffff:")
 
 
 def test_keys_with_options_land_intact_and_sshd_enforces_them(host, published):

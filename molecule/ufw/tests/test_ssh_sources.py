@@ -14,7 +14,7 @@ import socket
 
 import pytest
 
-from testlib import recap_changes, run_playbook
+from testlib import controller_source, recap_changes, run_playbook
 
 pytestmark = pytest.mark.disruptive
 
@@ -33,16 +33,6 @@ def banner(port, timeout=5.0):
             return sock.recv(64).decode(errors="replace")
     except OSError:
         return None
-
-
-def controller_source(host, port):
-    """The address the host sees the controller's connections to the published SSH port come from."""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        assert sock.recv(64).startswith(b"SSH-2.0-")
-        table = host.check_output("ss -Htn state established '( sport = :22 )'")
-    peers = {line.split()[-1].rsplit(":", 1)[0].strip("[]") for line in table.splitlines() if line.strip()}
-    assert len(peers) == 1, table
-    return peers.pop()
 
 
 def ssh_rules(host):

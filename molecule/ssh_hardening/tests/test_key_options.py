@@ -6,7 +6,6 @@ assumed. Disruptive: the test converges with other keys and puts the
 scenario's own back.
 """
 
-
 import pytest
 
 from helpers import converge, only_on

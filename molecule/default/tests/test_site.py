@@ -192,6 +192,10 @@ DRIFT = {
 
 @pytest.mark.disruptive
 def test_drift_is_put_right_by_the_next_run(host):
+    # The repair is the state mechanism (host_state + managed), the same on
+    # both releases: one platform proves it (about 4 minutes of bin/test each).
+    if not host.backend.get_hostname().endswith("bookworm"):
+        pytest.skip("drift repair is exercised on Debian 12 only")
     for drift, _, _ in DRIFT.values():
         host.run_expect([0], f"sh -c {shlex.quote(drift)}")
     for name, (_, repaired, _) in DRIFT.items():

@@ -60,7 +60,8 @@ def test_ssh_reaches_the_host_only_from_the_allowed_sources(host, published):
     host.check_output(f"echo / > {RECENT}")
     controller = controller_source(host, port)
     inventory = {"ssh_port": 22, "ssh_allowed_sources": [controller], "app_port": 8000,
-                 "admin_user": "deploy", "admin_authorized_keys": ["ssh-ed25519 AAAA unused"]}
+                 "admin_user": "deploy", "admin_authorized_keys": ["ssh-ed25519 AAAA unused"],
+                 "admin_sudo": "nopasswd", "admin_password_hash": ""}
     base = ["--tags", "ufw", "--limit", name, "-e", json.dumps(inventory)]
     try:
         only_outsider = converge(host, [OUTSIDER])

@@ -701,6 +701,122 @@ def firewall_rule_errors(value, name, ipv6=True):
     return _each(value, name, check, 0, "rules")
 
 
+# sysctl names as sysctl(8) and sysctl.d(5) write them: a top-level directory
+# of /proc/sys, then dot-separated parts (interface names may hold '-').
+_SYSCTL_TOP = ("abi", "crypto", "debug", "dev", "fs", "kernel", "net", "sunrpc", "user", "vm")
+_SYSCTL_KEY_RE = re.compile(r"^[a-z]+(?:\.[A-Za-z0-9_-]+)+$")
+_SYSCTL_VALUE_RE = re.compile(r"^[A-Za-z0-9_.:/,+ -]+$")
+
+
+def sysctl_settings_errors(value, name):
+    """Errors for sysctl settings: a mapping of dotted key (net.ipv4.ip_forward) to a scalar.
+
+    Keys start with a /proc/sys directory (kernel, net, fs, vm, ...); values
+    are whole numbers or short words/lists (letters, digits, space and
+    . _ : / , + -), never booleans (true would be written as True), floats,
+    lists or empty.
+    """
+    if not isinstance(value, dict):
+        return [f"{name} must be a mapping of sysctl key to value, got {_show(value)}"]
+    errors = []
+    for key, setting in value.items():
+        if not isinstance(key, str) or not _SYSCTL_KEY_RE.fullmatch(key) or key.split(".")[0] not in _SYSCTL_TOP:
+            errors.append(f"{name}: {_show(key)} is not a sysctl key (dotted, starting with one of "
+                          f"{', '.join(_SYSCTL_TOP)}, e.g. net.ipv4.ip_forward)")
+            continue
+        if isinstance(setting, bool) or not isinstance(setting, (int, str)) \
+                or (isinstance(setting, str) and not _SYSCTL_VALUE_RE.fullmatch(setting.strip() or "!")):
+            errors.append(f"{name}[{key}] must be a whole number or a short text value (letters, digits, space and "
+                          f". _ : / , + -), got {_show(setting)}")
+    return errors
+
+
+_CLOCK_RE = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+
+
+def clock_time_errors(value, name):
+    """Errors for a time of day HH:MM (24-hour clock, 00:00-23:59), quoted in YAML."""
+    if not isinstance(value, str) or not _CLOCK_RE.fullmatch(value):
+        return [f"{name} must be a time of day HH:MM (24-hour, e.g. \"02:30\", quoted), got {_show(value)}"]
+    return []
+
+
+_KERNEL_MODULE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+def kernel_module_errors(value, name):
+    """Errors for a list of kernel module names (lowercase letters, digits, _ and -)."""
+    def check(module, where):
+        if not isinstance(module, str) or not _KERNEL_MODULE_RE.fullmatch(module):
+            return [f"{where} {_show(module)} is not a kernel module name (lowercase letters, digits, _ and -)"]
+        return []
+
+    return _each(value, name, check, 0, "kernel module names")
+
+
+def ntp_server_errors(value, name, min_items=1):
+    """Errors for time servers: DNS names (lowercase) or IP addresses; at least min_items."""
+    def check(server, where):
+        if isinstance(server, str) and _is_ip(server):
+            return []
+        problem = _hostname_problem(server)
+        return [f"{where} {_show(server)} {problem}"] if problem else []
+
+    return _each(value, name, check, min_items, "time server names or addresses")
+
+
+_SYSTEMD_SIZE_RE = re.compile(r"^[1-9][0-9]*[KMGT]?$")
+
+
+def systemd_size_errors(value, name):
+    """Errors for a systemd size (journald's SystemMaxUse=): a number, optionally K, M, G or T."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or not _SYSTEMD_SIZE_RE.fullmatch(str(value)):
+        return [f"{name} must be a size such as 500M (a number, optionally K, M, G or T), got {_show(value)}"]
+    return []
+
+
+_LOGIN_DEFS_KEY_RE = re.compile(r"^[A-Z][A-Z0-9_]*$")
+_LOGIN_DEFS_VALUE_RE = re.compile(r"^[A-Za-z0-9_./:-]+$")
+
+
+def login_defs_errors(value, name):
+    """Errors for /etc/login.defs settings: a mapping of KEY (upper case) to one word or number.
+
+    UMASK must be an octal string such as "027" (an unquoted 027 is not the
+    number meant); PASS_*_DAYS and PASS_WARN_AGE whole numbers.
+    """
+    if not isinstance(value, dict):
+        return [f"{name} must be a mapping of login.defs key to value, got {_show(value)}"]
+    errors = []
+    for key, setting in value.items():
+        where = f"{name}[{key}]"
+        if not isinstance(key, str) or not _LOGIN_DEFS_KEY_RE.fullmatch(key):
+            errors.append(f"{name}: {_show(key)} is not a login.defs key (upper case, e.g. UMASK)")
+        elif key == "UMASK":
+            if not isinstance(setting, str) or not re.fullmatch(r"^0?[0-7]{3}$", setting):
+                errors.append(f"{where} must be an octal umask as a quoted string such as \"027\", got {_show(setting)}")
+        elif key.startswith("PASS_") and key.endswith(("_DAYS", "_AGE")):
+            errors.extend(integer_errors(setting, where, minimum=-1))
+        elif isinstance(setting, bool) or not isinstance(setting, (int, str)) \
+                or not _LOGIN_DEFS_VALUE_RE.fullmatch(str(setting)):
+            errors.append(f"{where} must be one word or number, got {_show(setting)}")
+    return errors
+
+
+def banner_errors(value, name, max_length=2000):
+    """Errors for a login banner: text without backslashes (getty expands \\s, \\r, \\v into the
+    operating system's name and version), at most max_length characters."""
+    if not isinstance(value, str):
+        return [f"{name} must be text, got {_show(value)}"]
+    errors = []
+    if "\\" in value:
+        errors.append(f"{name} must not hold backslashes (getty would expand \\s, \\r, \\v into the system's "
+                      "name and version)")
+    if len(value) > max_length:
+        errors.append(f"{name} has {len(value)} characters (at most {max_length})")
+    return errors
+
+
 FILTERS = {
     "hostname_errors": hostname_errors,
     "port_errors": port_errors,
@@ -734,6 +850,13 @@ FILTERS = {
     "network_errors": network_errors,
     "allowed_sources_errors": allowed_sources_errors,
     "firewall_rule_errors": firewall_rule_errors,
+    "sysctl_settings_errors": sysctl_settings_errors,
+    "clock_time_errors": clock_time_errors,
+    "kernel_module_errors": kernel_module_errors,
+    "ntp_server_errors": ntp_server_errors,
+    "systemd_size_errors": systemd_size_errors,
+    "login_defs_errors": login_defs_errors,
+    "banner_errors": banner_errors,
 }
 
 

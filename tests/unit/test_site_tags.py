@@ -17,7 +17,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 PLAYBOOK = pathlib.Path(sys.executable).with_name("ansible-playbook")
 
 LAYERS = {
-    "base": {"ssh_hardening", "ufw"},
+    "base": {"host_baseline", "ssh_hardening", "ufw"},
+    "host_baseline": {"host_baseline"},
     "ssh_hardening": {"ssh_hardening"},
     "ufw": {"ufw"},
     "app": {"django_app"},
@@ -35,7 +36,7 @@ def roles_with_tasks(tags: str | None) -> set[str]:
 
 
 def test_without_tags_every_role_runs():
-    assert roles_with_tasks(None) == {"ssh_hardening", "ufw", "django_app", "nginx", "certbot"}
+    assert roles_with_tasks(None) == {"host_baseline", "ssh_hardening", "ufw", "django_app", "nginx", "certbot"}
 
 
 @pytest.mark.parametrize("tag", sorted(LAYERS))
@@ -51,6 +52,9 @@ CONCERNS = {
     "ssh_hardening_accounts": ("ssh_hardening", "Grant or remove sudo rights", SSHD_CONFIG),
     "ssh_hardening_host_keys": ("ssh_hardening", "Generate missing or undersized host keys", "Create the admin users"),
     "ssh_hardening_config": ("ssh_hardening", SSHD_CONFIG, "Create the admin users"),
+    "host_baseline_sysctl": ("host_baseline", "Write the kernel and network settings", "Block the unused kernel modules"),
+    "host_baseline_audit": ("host_baseline", "Write the audit rules", "Write the kernel and network settings"),
+    "host_baseline_updates": ("host_baseline", "Enable and start apt's daily timers", "Write the audit rules"),
     "ufw_rules": ("ufw", "Add the declared rules", "Enable UFW now and at boot"),
     "ufw_policy": ("ufw", "Enable UFW now and at boot", "Add the declared rules"),
     "django_app_install": ("django_app", "Create the app's directories", "Install the gunicorn service unit"),

@@ -535,3 +535,92 @@ def test_firewall_rules():
         assert errors and needle in errors[0], (rule, errors)
     assert "IPv6" in v.firewall_rule_errors([{"port": 1, "from": "::1"}], "ufw_rules", ipv6=False)[0]
     assert_names(v.firewall_rule_errors({"port": 80}, "ufw_rules"), "ufw_rules")
+
+
+# --- host_baseline validators ----------------------------------------------
+
+@pytest.mark.parametrize("settings", [
+    {},
+    {"net.ipv4.ip_forward": 1},
+    {"net.ipv4.conf.eth0.rp_filter": "2", "kernel.yama.ptrace_scope": 1},
+    {"net.ipv4.ip_local_port_range": "32768 60999", "net.ipv6.conf.enp0s3-v.accept_ra": 0},
+    {"vm.swappiness": 10, "fs.protected_fifos": 2, "kernel.core_uses_pid": "1"},
+])
+def test_sysctl_settings_valid(settings):
+    assert v.sysctl_settings_errors(settings, "host_baseline_sysctl") == []
+
+
+@pytest.mark.parametrize("settings,needle", [
+    ([], "must be a mapping"),
+    ({"net..ipv4": 1}, "is not a sysctl key"),
+    ({"Net.ipv4.ip_forward": 1}, "is not a sysctl key"),
+    ({"ip_forward": 1}, "is not a sysctl key"),
+    ({"bogus.ipv4.ip_forward": 1}, "is not a sysctl key"),
+    ({"net/ipv4/ip_forward": 1}, "is not a sysctl key"),
+    ({"net.ipv4.ip_forward": True}, "host_baseline_sysctl[net.ipv4.ip_forward]"),
+    ({"net.ipv4.ip_forward": None}, "whole number"),
+    ({"net.ipv4.ip_forward": 1.5}, "whole number"),
+    ({"net.ipv4.ip_forward": [1]}, "whole number"),
+    ({"net.ipv4.ip_forward": ""}, "whole number"),
+    ({"net.ipv4.ip_forward": "1\nkernel.sysrq = 1"}, "whole number"),
+    ({"net.ipv4.ip_forward": "1 # comment"}, "whole number"),
+])
+def test_sysctl_settings_invalid(settings, needle):
+    errors = v.sysctl_settings_errors(settings, "host_baseline_sysctl")
+    assert_names(errors, "host_baseline_sysctl")
+    assert any(needle in error for error in errors), errors
+
+
+@pytest.mark.parametrize("value", ["00:00", "02:30", "23:59", "12:05"])
+def test_clock_times_valid(value):
+    assert v.clock_time_errors(value, "host_baseline_updates_reboot_time") == []
+
+
+@pytest.mark.parametrize("value", ["2:30", "24:00", "12:60", "02:30:00", "now", "", 230, None, "02h30", " 02:30"])
+def test_clock_times_invalid(value):
+    assert_names(v.clock_time_errors(value, "host_baseline_updates_reboot_time"), "host_baseline_updates_reboot_time")
+
+
+def test_kernel_modules():
+    assert v.kernel_module_errors(["dccp", "usb-storage", "hfsplus", "nf_conntrack"], "mods") == []
+    assert v.kernel_module_errors([], "mods") == []
+    for bad in (["DCCP"], ["dccp /bin/true"], ["../x"], [""], [1], "dccp"):
+        assert_names(v.kernel_module_errors(bad, "mods"), "mods")
+    assert "mods[1]" in v.kernel_module_errors(["dccp", "bad name"], "mods")[0]
+
+
+def test_ntp_servers():
+    assert v.ntp_server_errors(["0.debian.pool.ntp.org", "192.0.2.1", "2001:db8::1", "ntp"], "ntp") == []
+    assert_names(v.ntp_server_errors([], "ntp"), "ntp")
+    assert v.ntp_server_errors([], "ntp", min_items=0) == []
+    for bad in (["ntp.example.com:123"], ["NTP.example.com"], ["https://ntp.example.com"], [""], "pool.ntp.org"):
+        assert_names(v.ntp_server_errors(bad, "ntp"), "ntp")
+
+
+def test_systemd_sizes():
+    for good in ("500M", "1G", "64K", "2T", "1048576", 1048576):
+        assert v.systemd_size_errors(good, "size") == [], good
+    for bad in ("500m", "500MB", "0", "-1", "1.5G", "", True, None, "500 M"):
+        assert_names(v.systemd_size_errors(bad, "size"), "size")
+
+
+def test_login_defs():
+    good = {"UMASK": "027", "ENCRYPT_METHOD": "YESCRYPT", "PASS_MAX_DAYS": 99999, "PASS_MIN_DAYS": "1",
+            "PASS_WARN_AGE": 7, "HOME_MODE": "0750"}
+    assert v.login_defs_errors(good, "defs") == []
+    assert v.login_defs_errors({"UMASK": "0027"}, "defs") == []
+    for bad, needle in (({"UMASK": 27}, "octal umask"), ({"UMASK": "028"}, "octal umask"),
+                        ({"umask": "027"}, "not a login.defs key"), ({"PASS_MAX_DAYS": "never"}, "whole number"),
+                        ({"PASS_MIN_DAYS": True}, "whole number"), ({"ENCRYPT_METHOD": "SHA 512"}, "one word"),
+                        ({"ENCRYPT_METHOD": "YESCRYPT\nUMASK 000"}, "one word"), ([], "must be a mapping")):
+        errors = v.login_defs_errors(bad, "defs")
+        assert_names(errors, "defs")
+        assert any(needle in error for error in errors), errors
+
+
+def test_banners():
+    assert v.banner_errors("", "banner") == []
+    assert v.banner_errors("Authorised use only.\nActivity is logged.", "banner") == []
+    assert_names(v.banner_errors("Debian \\s \\r", "banner"), "banner")
+    assert_names(v.banner_errors("x" * 2001, "banner"), "banner")
+    assert_names(v.banner_errors(None, "banner"), "banner")

@@ -15,24 +15,18 @@ def test_check_mode_reports_no_change():
     assert_check_mode_clean(os.path.join(SCENARIO, "converge.yml"), hosts=2)
 
 
+# Each rule is unit-tested (tests/unit/test_validators.py); here one case per
+# kind of harm, on one platform: the run stops before anything on the host moves.
 BAD = [
-    ("sysctl key malformed", {"host_baseline_sysctl": {"net..ipv4.ip_forward": 1}}, "host_baseline_sysctl"),
-    ("sysctl key not a sysctl", {"host_baseline_sysctl": {"ip_forward": 1}}, "is not a sysctl key"),
-    ("sysctl value a boolean", {"host_baseline_sysctl": {"net.ipv4.ip_forward": True}},
-     "host_baseline_sysctl[net.ipv4.ip_forward]"),
     ("sysctl value injects a line", {"host_baseline_sysctl": {"net.ipv4.ip_forward": "1\nkernel.sysrq = 1"}},
      "host_baseline_sysctl[net.ipv4.ip_forward]"),
-    ("reboot time out of range", {"host_baseline_updates_reboot_time": "25:00"}, "host_baseline_updates_reboot_time"),
-    ("reboot time not a time", {"host_baseline_updates_reboot_time": "2am"}, "host_baseline_updates_reboot_time"),
     ("module name", {"host_baseline_blocked_modules": ["dccp /bin/true"]}, "host_baseline_blocked_modules[0]"),
-    ("umask unquoted", {"host_baseline_login_defs": {"UMASK": 27}}, "host_baseline_login_defs[UMASK]"),
     ("banner with getty escapes", {"host_baseline_banner": "Debian \\r"}, "host_baseline_banner"),
-    ("time server with a port", {"host_baseline_time_servers": ["ntp.example.com:123"]},
-     "host_baseline_time_servers[0]"),
-    ("journal size", {"host_baseline_journald_max_use": "lots"}, "host_baseline_journald_max_use"),
 ]
 
 
 @pytest.mark.parametrize("extra,needle", [b[1:] for b in BAD], ids=[b[0] for b in BAD])
 def test_bad_input_fails_before_any_change(host, extra, needle):
+    if "trixie" in host.backend.get_hostname():
+        pytest.skip("input validation does not depend on the platform: checked on Debian 12 only")
     assert_fails_before_any_change(host, os.path.join(SCENARIO, "bad_input.yml"), extra, needle, STATE)

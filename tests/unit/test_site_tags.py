@@ -62,6 +62,7 @@ CONCERNS = {
     "django_app_service": ("django_app", "Install the gunicorn service unit", "Name the release"),
     "nginx_install": ("nginx", "Install nginx, logrotate and openssl", "Rotate nginx's logs"),
     "nginx_config": ("nginx", "Rotate nginx's logs", "Obtain the certificate"),
+    "nginx_sandbox": ("nginx", "Sandbox nginx.service with a systemd drop-in", "Rotate nginx's logs"),
     "certbot_renewal": ("certbot", "Enable Debian's renewal timer", "Decide whether certbot must be asked"),
     "certbot_certificate": ("certbot", "Decide whether certbot must be asked", "Enable Debian's renewal timer"),
 }

@@ -551,6 +551,20 @@ def https_url_errors(value, name):
     return []
 
 
+_LOCAL_HTTP_URL_RE = re.compile(r"^http://(?:127\.0\.0\.1|\[::1\]|localhost)(?::[0-9]{1,5})?(?:/\S*)?$")
+
+
+def webhook_url_errors(value, name):
+    """Errors for a webhook URL ("" for none): https://, or http:// to a relay on the host itself.
+    The value may hold a token, so the message never repeats it."""
+    if value == "":
+        return []
+    if isinstance(value, str) and (_HTTPS_URL_RE.fullmatch(value) or _LOCAL_HTTP_URL_RE.fullmatch(value)):
+        return []
+    return [f"{name} must be an https:// URL without spaces (http:// only to 127.0.0.1, [::1] or localhost), "
+            "or empty; the value is not shown (it may hold a token)"]
+
+
 def database_url_errors(value, name, allow_empty=True):
     """Errors for a database URL: postgres://USER:PASSWORD@HOST:PORT/NAME[?OPTIONS] ("" allowed)."""
     if allow_empty and value == "":
@@ -818,6 +832,7 @@ def banner_errors(value, name, max_length=2000):
 
 
 FILTERS = {
+    "webhook_url_errors": webhook_url_errors,
     "hostname_errors": hostname_errors,
     "port_errors": port_errors,
     "path_errors": path_errors,

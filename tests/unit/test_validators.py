@@ -624,3 +624,17 @@ def test_banners():
     assert_names(v.banner_errors("Debian \\s \\r", "banner"), "banner")
     assert_names(v.banner_errors("x" * 2001, "banner"), "banner")
     assert_names(v.banner_errors(None, "banner"), "banner")
+
+
+@pytest.mark.parametrize("url", ["", "https://hooks.example.com/T0/B1/secret", "http://127.0.0.1:9099/alert",
+                                 "http://localhost/relay", "http://[::1]:8080/"])
+def test_webhook_urls_accepted(url):
+    assert v.webhook_url_errors(url, "certbot_alert_webhook_url") == []
+
+
+@pytest.mark.parametrize("url", ["http://hooks.example.com/secret", "ftp://x", "https://a b", 5,
+                                 "http://127.0.0.1.evil.example/secret"])
+def test_webhook_urls_refused_without_showing_the_value(url):
+    errors = v.webhook_url_errors(url, "certbot_alert_webhook_url")
+    assert len(errors) == 1 and errors[0].startswith("certbot_alert_webhook_url must be an https:// URL")
+    assert "secret" not in errors[0]

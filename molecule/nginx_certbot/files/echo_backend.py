@@ -3,7 +3,9 @@
 
 Stands in for gunicorn behind nginx. It also sends its own
 Strict-Transport-Security header (nginx must replace it, not add a second)
-and logs each request path, so a test can tell whether a request reached it.
+and logs each request path (and a POST's body), so a test can tell whether a
+request reached it. A second instance on 127.0.0.1:9099 takes the certificate
+alerts' webhook.
 Usage: echo_backend.py unix:/run/echo.sock | echo_backend.py 127.0.0.1:8000
 """
 
@@ -30,7 +32,12 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    do_POST = do_GET
+    def do_POST(self):  # noqa: N802
+        # A POST's body is logged after its path (the certificate alert webhook's JSON).
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode(errors="replace") if length else ""
+        self.path = f"{self.path} {body}".rstrip()
+        self.do_GET()
 
     def log_message(self, *args):
         pass

@@ -176,12 +176,6 @@ def test_sslyze_reports_mozilla_intermediate_compliance(published, pebble_root):
     assert_mozilla_intermediate(published["https"], DOMAIN, pebble_root)
 
 
-def test_logs_are_rotated(host):
-    result = host.run("logrotate --debug /etc/logrotate.d/nginx")
-    assert result.rc == 0, result.stderr
-    assert "rotating pattern: /var/log/nginx/*.log" in result.stdout + result.stderr
-
-
 def test_renewal_timer_is_active(host):
     assert host.service("certbot.timer").is_enabled
     assert host.service("certbot.timer").is_running
@@ -202,7 +196,9 @@ STATE = (f"sha256sum /etc/nginx/nginx.conf /etc/nginx/sites-enabled/*.conf /etc/
     ({"certbot_acme_directory_url": "http://acme.example/dir"}, "certbot_acme_directory_url must be an https://"),
     ({"nginx_tls_profile": "ultra"}, "nginx_tls_profile"),
     ({"nginx_hsts_max_age": "two years"}, "nginx_hsts_max_age"),
-], ids=["no-domain", "invalid-domain", "email-missing", "plain-http-acme", "unknown-tls-profile", "hsts-not-int"])
+    ({"certbot_alert_webhook_url": "http://hooks.example/T0/secret-token"}, "certbot_alert_webhook_url must be an"),
+], ids=["no-domain", "invalid-domain", "email-missing", "plain-http-acme", "unknown-tls-profile", "hsts-not-int",
+        "webhook-in-clear"])
 def test_bad_input_fails_before_any_change(host, extra, needle):
     if "trixie" in host.backend.get_hostname():
         pytest.skip("input validation does not depend on the platform: checked on Debian 12 only")

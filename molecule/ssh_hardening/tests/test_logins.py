@@ -1,8 +1,9 @@
 """Who can log in, tried from the host over the published SSH port."""
 
 import re
+import subprocess
 
-from testlib import ephemeral, ssh
+from testlib import ephemeral, retry_penalised, ssh
 
 ADMIN_KEY = ephemeral("id_admin")
 OUTSIDER_KEY = ephemeral("id_outsider")
@@ -20,6 +21,16 @@ def test_admin_key_login_succeeds(published):
     result = ssh(published["ssh"], "deploy", ADMIN_KEY, "id -un")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "deploy"
+
+
+def test_the_legal_banner_is_shown_before_login(published):
+    # LogLevel=INFO: ssh prints the server's banner only at INFO and above.
+    args = ["ssh", "-F", "/dev/null", "-p", str(published["ssh"]), "-o", "BatchMode=yes",
+            "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=INFO",
+            "-o", "IdentitiesOnly=yes", "-i", ADMIN_KEY, "deploy@127.0.0.1", "true"]
+    result = retry_penalised(lambda: subprocess.run(args, capture_output=True, text=True, timeout=20, check=False))
+    assert result.returncode == 0, result.stderr
+    assert "Authorised use only.\n" in result.stderr, result.stderr
 
 
 def test_admin_has_passwordless_sudo(published):

@@ -745,6 +745,19 @@ def sysctl_settings_errors(value, name):
     return errors
 
 
+def sysctl_proc_path(key):
+    """Where the running kernel exposes a dotted sysctl key."""
+    return "/proc/sys/" + str(key).replace(".", "/")
+
+
+def sysctl_unknown_errors(value, name, paths):
+    """Errors for sysctl keys the running kernel does not have (a typo, or a module
+    not loaded). paths: hardening.stack.host_state's `paths` for each key's
+    sysctl_proc_path."""
+    return [f"{name}: {key} is not known to this kernel (no {sysctl_proc_path(key)}): a typo, or its module "
+            "is not loaded" for key in (value or {}) if not (paths or {}).get(sysctl_proc_path(key), {}).get("exists")]
+
+
 _CLOCK_RE = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 
 
@@ -832,6 +845,8 @@ def banner_errors(value, name, max_length=2000):
 
 
 FILTERS = {
+    "sysctl_proc_path": sysctl_proc_path,
+    "sysctl_unknown_errors": sysctl_unknown_errors,
     "webhook_url_errors": webhook_url_errors,
     "hostname_errors": hostname_errors,
     "port_errors": port_errors,

@@ -638,3 +638,13 @@ def test_webhook_urls_refused_without_showing_the_value(url):
     errors = v.webhook_url_errors(url, "certbot_alert_webhook_url")
     assert len(errors) == 1 and errors[0].startswith("certbot_alert_webhook_url must be an https:// URL")
     assert "secret" not in errors[0]
+
+
+def test_sysctl_keys_the_kernel_lacks_are_named():
+    paths = {"/proc/sys/net/ipv4/tcp_syncookies": {"exists": True},
+             "/proc/sys/net/ipv4/tcp_syncookie": {"exists": False}}
+    settings = {"net.ipv4.tcp_syncookies": 1, "net.ipv4.tcp_syncookie": 1}
+    assert v.sysctl_unknown_errors(settings, "host_baseline_sysctl", paths) == [
+        "host_baseline_sysctl: net.ipv4.tcp_syncookie is not known to this kernel "
+        "(no /proc/sys/net/ipv4/tcp_syncookie): a typo, or its module is not loaded"]
+    assert v.sysctl_unknown_errors({}, "host_baseline_sysctl", {}) == []

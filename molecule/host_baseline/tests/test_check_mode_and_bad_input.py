@@ -18,6 +18,9 @@ def test_check_mode_reports_no_change():
 # Each rule is unit-tested (tests/unit/test_validators.py); here one case per
 # kind of harm, on one platform: the run stops before anything on the host moves.
 BAD = [
+    ("sysctl key unknown to the kernel", {"host_baseline_sysctl": {"net.ipv4.tcp_syncookie": 1}},
+     "net.ipv4.tcp_syncookie is not known to this kernel"),
+    ("reboot time not a time", {"host_baseline_updates_reboot_time": "2am"}, "host_baseline_updates_reboot_time"),
     ("sysctl value injects a line", {"host_baseline_sysctl": {"net.ipv4.ip_forward": "1\nkernel.sysrq = 1"}},
      "host_baseline_sysctl[net.ipv4.ip_forward]"),
     ("module name", {"host_baseline_blocked_modules": ["dccp /bin/true"]}, "host_baseline_blocked_modules[0]"),

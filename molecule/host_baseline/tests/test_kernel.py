@@ -1,8 +1,11 @@
 """Kernel and network settings: the file, the net.* values in force (also after
-`ufw reload`), and the test machine's own kernel left alone."""
+`ufw reload` and a container restart), and the test machine's own kernel left
+alone."""
 
 import importlib.util
 import os
+import subprocess
+import time
 
 import pytest
 
@@ -31,7 +34,7 @@ EXPECTED = {
 FILE_ONLY = {
     "kernel.kptr_restrict": "2", "kernel.dmesg_restrict": "1", "kernel.yama.ptrace_scope": "1",
     "fs.suid_dumpable": "0", "fs.protected_fifos": "2", "fs.protected_regular": "2",
-    "kernel.unprivileged_bpf_disabled": "2", "kernel.sysrq": "0",
+    "kernel.unprivileged_bpf_disabled": "2", "kernel.perf_event_paranoid": "3",
 }
 
 
@@ -73,6 +76,22 @@ def test_systemd_sysctl_applies_only_net_keys_in_the_container(host):
     assert host.check_output("systemd-detect-virt --container") != "none"
 
 
+@pytest.mark.disruptive(order=0)
+def test_net_settings_hold_after_a_container_restart(host):
+    """A new boot: a fresh network namespace, then systemd-sysctl applies the
+    file's net.* keys (and only those: the next test reads the machine's)."""
+    name = host.backend.get_hostname()
+    subprocess.run(["podman", "restart", "--time", "20", name], check=True, capture_output=True, timeout=120)
+    deadline = time.monotonic() + 90
+    while host.run("systemctl is-system-running").stdout.strip() not in ("running", "degraded"):
+        assert time.monotonic() < deadline, host.run("systemctl list-jobs --no-pager").stdout
+        time.sleep(1)
+    assert host.run("systemctl is-failed --quiet systemd-sysctl.service").rc != 0
+    assert running(host, EXPECTED) == EXPECTED
+
+
+# Last: after converge, the checks above and the containers' restarts.
+@pytest.mark.disruptive(order=1)
 def test_the_test_machines_kernel_and_fs_settings_did_not_change():
     """Read on this machine (it runs the containers and shares their kernel),
     against what prepare.yml recorded before converge."""

@@ -50,6 +50,8 @@ _SECRET_KEY_RE = re.compile(r"^[A-Za-z0-9!#%()*+,./:;<=>?@\[\]^_{|}~-]+$")
 _SECRET_KEY_CHARS = "letters, digits and !#%()*+,-./:;<=>?@[]^_{|}~"
 _ADMIN_URL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~-]*(?:/[A-Za-z0-9._~-]+)*/$")
 _URL_PATH_RE = re.compile(r"^/(?:[A-Za-z0-9._~%@+-]+/)*$")
+_EXACT_URL_PATH_RE = re.compile(r"^/(?:[A-Za-z0-9._~%@+-]+/)*[A-Za-z0-9._~%@+-]*$")
+_RATE_RE = re.compile(r"^[1-9][0-9]*r/[sm]$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _HTTPS_URL_RE = re.compile(r"^https://[^\s/]+(?:/\S*)?$")
 _DATABASE_URL_RE = re.compile(r"""^postgres(?:ql)?://[^\s'"\\/]*/[^\s'"\\/?]+(?:\?[^\s'"\\]*)?$""")
@@ -504,6 +506,30 @@ def url_path_errors(value, name):
     return []
 
 
+def _exact_url_path_problem(value):
+    if not isinstance(value, str) or not _EXACT_URL_PATH_RE.fullmatch(value) \
+            or any(part in (".", "..") for part in value.split("/")):
+        return "must be a URL path starting with '/' (e.g. \"/accounts/login/\"; letters, digits and " \
+               f". _ ~ % @ + -, no '..'), got {_show(value)}"
+    return None
+
+
+def exact_url_paths_errors(value, name):
+    """Errors for a list of exact URL paths (nginx `location =`): each starts with '/'; no spaces, ';', '..'."""
+    def check(item, where):
+        problem = _exact_url_path_problem(item)
+        return [f"{where} {problem}"] if problem else []
+    return _each(value, name, check, what="URL paths")
+
+
+def rate_errors(value, name):
+    """Errors for an nginx request rate: N r/s or N r/m, no spaces (e.g. 10r/m)."""
+    if not isinstance(value, str) or not _RATE_RE.fullmatch(value):
+        return [f"{name} must be a rate such as 10r/m or 2r/s (requests per second or minute), "
+                f"got {_show(value)}"]
+    return []
+
+
 def admin_url_errors(value, name):
     """Errors for Django's admin URL prefix: relative (no leading '/'), ends in '/', no '..'."""
     if not isinstance(value, str) or not _ADMIN_URL_RE.fullmatch(value) \
@@ -848,6 +874,8 @@ FILTERS = {
     "sysctl_proc_path": sysctl_proc_path,
     "sysctl_unknown_errors": sysctl_unknown_errors,
     "webhook_url_errors": webhook_url_errors,
+    "exact_url_paths_errors": exact_url_paths_errors,
+    "rate_errors": rate_errors,
     "hostname_errors": hostname_errors,
     "port_errors": port_errors,
     "path_errors": path_errors,

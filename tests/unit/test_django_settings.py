@@ -169,6 +169,8 @@ def test_the_gate_fails_on_a_warning_that_plain_check_deploy_lets_through(tmp_pa
     ('DEBUG = True\nSILENCED_SYSTEM_CHECKS = ["security.W018"]', "DEBUG, SILENCED_SYSTEM_CHECKS"),
     ('MIDDLEWARE = [m for m in MIDDLEWARE if "Security" not in m]', "MIDDLEWARE (SecurityMiddleware removed)"),
     ("ALLOWED_HOSTS.append('*')", "ALLOWED_HOSTS"),
+    ("AXES_ENABLED = False", "AXES_ENABLED"),
+    ('MIDDLEWARE.remove("axes.middleware.AxesMiddleware")', "MIDDLEWARE (AxesMiddleware removed)"),
 ])
 def test_extra_settings_cannot_change_what_the_role_enforces(tmp_path, project, extra, named):
     result = gate(project, render(role_vars(tmp_path, django_app_extra_settings=extra)))
@@ -189,6 +191,45 @@ def test_the_project_silencing_checks_hides_nothing(tmp_path, project):
     settings = render(role_vars(tmp_path))
     assert effective(project, settings, "SILENCED_SYSTEM_CHECKS")["SILENCED_SYSTEM_CHECKS"] == ["security.W021"]
     assert gate(project, settings).returncode == 0  # the role set SESSION_COOKIE_SECURE back
+
+
+CLIENT_IP = ("import json; from django.conf import settings as s; from types import SimpleNamespace as R; "
+             "print(json.dumps([s.AXES_CLIENT_IP_CALLABLE(R(META=meta)) for meta in %r]))")
+
+
+def test_lockout_counts_the_address_nginx_saw_and_only_from_nginx(tmp_path, project):
+    """nginx overwrites X-Forwarded-For; anyone else's copy of it is ignored."""
+    settings = render(role_vars(tmp_path, django_app_forwarded_allow_ips=["10.0.0.5"]))
+    metas = [
+        {"REMOTE_ADDR": "", "HTTP_X_FORWARDED_FOR": "203.0.113.7"},  # nginx on the unix socket
+        {"REMOTE_ADDR": "10.0.0.5", "HTTP_X_FORWARDED_FOR": "203.0.113.8"},  # the web host over TCP
+        {"REMOTE_ADDR": "10.0.0.9", "HTTP_X_FORWARDED_FOR": "203.0.113.9"},  # not a web host: forged
+        {"REMOTE_ADDR": "10.0.0.5"},  # no header: the peer itself
+    ]
+    result = python(project, settings, CLIENT_IP % (metas,))
+    assert result.returncode == 0, result.stderr
+    assert last_json(result.stdout) == ["203.0.113.7", "203.0.113.8", "10.0.0.9", "10.0.0.5"]
+    names = ("INSTALLED_APPS", "AUTHENTICATION_BACKENDS", "MIDDLEWARE", "AXES_FAILURE_LIMIT", "AXES_COOLOFF_TIME")
+    values = effective(project, settings, *names)
+    assert "axes" in values["INSTALLED_APPS"] and values["MIDDLEWARE"][-1] == "axes.middleware.AxesMiddleware"
+    assert values["AUTHENTICATION_BACKENDS"][0] == "axes.backends.AxesStandaloneBackend"
+    assert values["AXES_FAILURE_LIMIT"] == 5 and values["AXES_COOLOFF_TIME"] == "0:15:00"
+
+
+def test_lockout_can_be_switched_off(tmp_path, project):
+    settings = render(role_vars(tmp_path, django_app_login_lockout=False))
+    assert gate(project, settings).returncode == 0
+    values = effective(project, settings, "INSTALLED_APPS", "MIDDLEWARE", "AXES_ENABLED")
+    assert "axes" not in values["INSTALLED_APPS"] and not any("axes" in m for m in values["MIDDLEWARE"])
+    assert values["AXES_ENABLED"] is None
+
+
+def test_the_role_installs_the_pin_the_unit_tests_use():
+    """The django-axes release the role adds to a release is the one these tests check settings with."""
+    pins = dict(line.split("#")[0].strip().split("==") for line in (ROOT / "requirements.txt").read_text().splitlines()
+                if "==" in line.split("#")[0])
+    role = yaml.safe_load((ROLE / "vars" / "main.yml").read_text())["django_app_serving_requirements"]
+    assert f"django-axes=={pins['django-axes']}" in role
 
 
 @pytest.mark.parametrize("key", ["", "short-key", "django-insecure-" + STRONG_KEY, "ab" * 40])

@@ -409,6 +409,20 @@ def test_url_paths():
         assert_names(v.url_path_errors(bad, "static_url"), "static_url")
 
 
+def test_exact_url_paths():
+    assert v.exact_url_paths_errors([], "login_paths") == []
+    assert v.exact_url_paths_errors(["/accounts/login/", "/login", "/staff-7f/login/"], "login_paths") == []
+    for bad in (["accounts/login/"], ["/a b/"], ["/login;"], ["/a/../login/"], ["//"], [""], [None], "/login/"):
+        assert_names(v.exact_url_paths_errors(bad, "login_paths"), "login_paths")
+
+
+def test_rates():
+    for ok in ("10r/m", "1r/s", "300r/m"):
+        assert v.rate_errors(ok, "rate") == []
+    for bad in ("10", "10 r/m", "0r/s", "10r/h", "r/m", 10, None):
+        assert_names(v.rate_errors(bad, "rate"), "rate")
+
+
 def test_admin_urls():
     for ok in ("admin/", "staff/console/", "a.b~c-d/"):
         assert v.admin_url_errors(ok, "admin_url") == []

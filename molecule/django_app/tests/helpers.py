@@ -2,9 +2,11 @@
 
 import http.client
 import json
+import re
 import time
+from urllib.parse import urlencode
 
-from testlib import http_request, https_request
+from testlib import http_request, https_request, response_cookies
 
 DOMAIN = "app.test"
 APP = "exampleapp"
@@ -36,3 +38,34 @@ def wait_for_health(port: int, timeout: float = 90) -> dict:
             if time.monotonic() > deadline:
                 raise
             time.sleep(1)
+
+
+# Bodies that tell the two refusals of a login apart (both are 429).
+NGINX_LIMITED = b"Too many attempts"  # nginx's limit_req page (roles/nginx/templates/429.html.j2)
+AXES_LOCKED = b"Account locked"  # django-axes' lockout answer
+
+
+def login_form(port: int) -> dict:
+    """Headers and fields of a browser POSTing the login form: CSRF cookie, token and Origin."""
+    form = request(port, "/accounts/login/")
+    cookie = response_cookies(form)["__Host-csrftoken"].value
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.body.decode()).group(1)
+    return {"headers": {"Origin": f"https://{DOMAIN}", "Content-Type": "application/x-www-form-urlencoded",
+                        "Cookie": f"__Host-csrftoken={cookie}"},
+            "token": token}
+
+
+def post_login(port: int, form: dict, user: str, password: str, path: str = "/accounts/login/"):
+    """One login POST with a valid CSRF token, as a browser sends it."""
+    body = urlencode({"username": user, "password": password, "csrfmiddlewaretoken": form["token"]})
+    return request(port, path, "POST", form["headers"], body)
+
+
+def post_login_past_nginx(port: int, form: dict, user: str, password: str, patience: float = 90):
+    """A login POST that Django answers: waits out nginx's rate limit (its 429) if it is hit."""
+    deadline = time.monotonic() + patience
+    while True:
+        response = post_login(port, form, user, password)
+        if not (response.status == 429 and NGINX_LIMITED in response.body) or time.monotonic() > deadline:
+            return response
+        time.sleep(2)

@@ -30,6 +30,7 @@ file by path, without Ansible or the collection installed.
 import ipaddress
 import json
 import re
+import urllib.parse
 
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _LABEL_RE = re.compile(rf"^{_LABEL}$")
@@ -522,6 +523,39 @@ def exact_url_paths_errors(value, name):
     return _each(value, name, check, what="URL paths")
 
 
+_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def environment_errors(value, name):
+    """Errors for environment variables: NAME -> value, names of letters, digits and _, values on one line.
+    Values are never shown (they may hold tokens)."""
+    if not isinstance(value, dict):
+        return [f"{name} must be a mapping of environment variable names to values"]
+    errors = []
+    for key, item in value.items():
+        if not isinstance(key, str) or not _ENV_NAME_RE.fullmatch(key):
+            errors.append(f"{name}: {_show(key)} is not an environment variable name (letters, digits, _)")
+        elif not isinstance(item, (str, int, float)) or isinstance(item, bool) or "\n" in str(item) \
+                or "\0" in str(item):
+            errors.append(f"{name}: the value of {key} must be one line of text")
+    return errors
+
+
+def git_url_errors(value, name):
+    """Errors for a git remote that carries a credential (user:password@, or a user / token in an
+    http(s) URL): git keeps the URL in the clone's .git/config and shows it in errors and process
+    lists. The URL is not echoed."""
+    if not isinstance(value, str):
+        return [f"{name} must be a git URL"]
+    if "://" not in value:
+        return []  # scp-like user@host:path (a user name, no password) or a local path
+    parts = urllib.parse.urlsplit(value)
+    if parts.password is not None or (parts.scheme.lower() in ("http", "https", "ftp", "ftps") and parts.username):
+        return [f"{name} carries a credential in its URL, which git would keep in the clone's .git/config "
+                "and show in logs: use git over SSH with a deploy key (django_app_git_ssh_key)"]
+    return []
+
+
 def rate_errors(value, name):
     """Errors for an nginx request rate: N r/s or N r/m, no spaces (e.g. 10r/m)."""
     if not isinstance(value, str) or not _RATE_RE.fullmatch(value):
@@ -876,6 +910,8 @@ FILTERS = {
     "webhook_url_errors": webhook_url_errors,
     "exact_url_paths_errors": exact_url_paths_errors,
     "rate_errors": rate_errors,
+    "environment_errors": environment_errors,
+    "git_url_errors": git_url_errors,
     "hostname_errors": hostname_errors,
     "port_errors": port_errors,
     "path_errors": path_errors,

@@ -416,6 +416,25 @@ def test_exact_url_paths():
         assert_names(v.exact_url_paths_errors(bad, "login_paths"), "login_paths")
 
 
+def test_environments():
+    assert v.environment_errors({}, "env") == []
+    assert v.environment_errors({"PIP_INDEX_URL": "https://u:t@example.com/simple", "PIP_TIMEOUT": 60}, "env") == []
+    for bad in ({"PIP INDEX": "x"}, {"1X": "x"}, {"X": "a\nb"}, {"X": None}, {"X": True}, ["X=1"], "X=1"):
+        assert_names(v.environment_errors(bad, "env"), "env")
+    assert "s3cret" not in " ".join(v.environment_errors({"X": "s3cret\nmore"}, "env"))
+
+
+def test_git_urls_without_credentials():
+    for ok in ("", "https://git.example.com/you/project.git", "ssh://git@git.example.com/you/project.git",
+               "git@github.com:you/project.git", "file:///srv/git/project.git"):
+        assert v.git_url_errors(ok, "git") == []
+    for bad in ("https://token@git.example.com/p.git", "https://user:s3cret@git.example.com/p.git",
+                "ssh://git:s3cret@git.example.com/p.git", "HTTP://oauth2:s3cret@gitlab.example.com/p.git"):
+        errors = v.git_url_errors(bad, "git")
+        assert_names(errors, "git")
+        assert "s3cret" not in errors[0] and "token@" not in errors[0]
+
+
 def test_rates():
     for ok in ("10r/m", "1r/s", "300r/m"):
         assert v.rate_errors(ok, "rate") == []

@@ -1,4 +1,4 @@
-"""URLs: a page, a guestbook form (login + CSRF), login/logout, admin, health."""
+"""URLs: a page, a guestbook form (login + CSRF), login/logout, admin, health, private files."""
 
 from django.conf import settings
 from django.contrib import admin
@@ -11,6 +11,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("guestbook/", views.guestbook, name="guestbook"),
     path("health/", views.health, name="health"),
+    path("private/<path:name>", views.private_file, name="private-file"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(settings.ADMIN_URL, admin.site.urls),

@@ -1,12 +1,13 @@
-import socket
+from pathlib import Path
+from urllib.parse import quote
 
-import django
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import JsonResponse
+from django.core.exceptions import SuspiciousFileOperation
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils._os import safe_join
 from django.views.decorators.cache import never_cache
-
-import exampleapp
 
 from .forms import EntryForm
 from .models import Entry
@@ -29,13 +30,27 @@ def guestbook(request):
 
 @never_cache
 def health(request):
-    """Liveness for monitors and tests: is the app up, did it see the request as HTTPS, and
-    which app host answered (behind a load balancer)?"""
-    return JsonResponse({
-        "status": "ok",
-        "secure": request.is_secure(),
-        "version": exampleapp.VERSION,
-        "django": django.get_version(),
-        "entries": Entry.objects.count(),
-        "host": socket.gethostname(),
-    })
+    """Liveness for monitors and load balancers: the app is up and its database answers.
+    Nothing else: a public page must not tell an attacker versions or host names."""
+    Entry.objects.exists()
+    return JsonResponse({"status": "ok"})
+
+
+@login_required
+def private_file(request, name):
+    """A file from PRIVATE_MEDIA_ROOT, for signed-in users only: Django decides, nginx sends
+    it (X-Accel-Redirect to its internal PRIVATE_MEDIA_URL). A real project checks more
+    than login here (the file's owner, a permission)."""
+    root = getattr(settings, "PRIVATE_MEDIA_ROOT", "")
+    if not root:
+        raise Http404
+    try:
+        path = safe_join(root, name)
+    except SuspiciousFileOperation:
+        raise Http404 from None
+    if not Path(path).is_file():
+        raise Http404
+    response = HttpResponse()
+    del response["Content-Type"]  # nginx sets the file's own type
+    response["X-Accel-Redirect"] = settings.PRIVATE_MEDIA_URL + quote(name)
+    return response

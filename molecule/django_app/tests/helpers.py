@@ -24,9 +24,17 @@ def request(port: int, path: str = "/", method: str = "GET", headers: dict | Non
 
 
 def health(port: int) -> dict:
+    """The health answer; its 200 (not a redirect to HTTPS) also says Django saw the request as secure."""
     response = request(port, "/health/")
     assert response.status == 200, (response.status, response.body[:500])
     return json.loads(response.body)
+
+
+def home_page(port: int) -> str:
+    """The home page: rendered by the live release from its templates (tests mark releases there)."""
+    response = request(port, "/")
+    assert response.status == 200, (response.status, response.body[:500])
+    return response.body.decode()
 
 
 def wait_for_health(port: int, timeout: float = 90) -> dict:

@@ -12,11 +12,11 @@ from helpers import APP, BASE, DOMAIN, MANAGE, SERVICE, health, request
 from testlib import response_cookies as cookies
 
 
-def test_health_over_https_says_secure(host, published):
-    answer = health(published["https"])
-    assert answer["status"] == "ok" and answer["secure"] is True
+def test_health_over_https_says_ok_and_nothing_more(host, published):
+    assert health(published["https"]) == {"status": "ok"}  # no versions or host names for strangers
     major = 5 if host.backend.get_hostname().endswith("bookworm") else 6
-    assert answer["django"].startswith(f"{major}."), answer
+    assert host.check_output(f"{MANAGE} shell -c 'import django; print(django.get_version())'").startswith(
+        f"{major}.")
 
 
 def test_plain_http_is_redirected_to_https(published):
@@ -82,9 +82,9 @@ def test_login_form_and_csrf_over_https(host, published):
     browser = {**origin, "Cookie": f"__Host-sessionid={session.value}; __Host-csrftoken={new_csrf.value}"}
     page = request(port, "/guestbook/", headers=browser)
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.body.decode()).group(1)
-    before = health(port)["entries"]
-    signed = request(port, "/guestbook/", "POST", browser, urlencode({"text": "hello", "csrfmiddlewaretoken": token}))
-    assert signed.status == 302 and health(port)["entries"] == before + 1
+    text = f"hello {uuid.uuid4().hex[:8]}"
+    signed = request(port, "/guestbook/", "POST", browser, urlencode({"text": text, "csrfmiddlewaretoken": token}))
+    assert signed.status == 302 and text in request(port, "/guestbook/", headers=browser).body.decode()
 
 
 def test_admin_is_at_the_configured_url(published):
@@ -111,11 +111,11 @@ def test_the_socket_serves_the_web_group_and_trusts_only_the_proxy_header(host):
     plain = unix_request(host, "{'Host': 'app.test'}")
     assert plain["status"] == 301 and plain["location"] == "https://app.test/health/"
     proxied = unix_request(host, "{'Host': 'app.test', 'X-Forwarded-Proto': 'https'}")
-    assert proxied["status"] == 200 and json.loads(proxied["body"])["secure"] is True
+    assert proxied["status"] == 200  # not redirected: Django saw it as HTTPS
     # gunicorn believes X-Forwarded-Proto alone: other scheme headers change nothing.
     contradicted = unix_request(host, "{'Host': 'app.test', 'X-Forwarded-Proto': 'https', "
                                       "'X-Forwarded-Ssl': 'off', 'X-Forwarded-Protocol': 'http'}")
-    assert contradicted["status"] == 200 and json.loads(contradicted["body"])["secure"] is True
+    assert contradicted["status"] == 200
     claimed = unix_request(host, "{'Host': 'app.test', 'X-Forwarded-Ssl': 'on'}")
     assert claimed["status"] == 301
 

@@ -25,6 +25,13 @@ BAD = [
     ("source that does not exist", {"django_app_source_path": "/nonexistent/project"}, "does not exist"),
     ("no socket and no TCP", {"django_app_socket": "", "django_app_tcp_bind": ""}, "django_app_socket"),
     ("SameSite None", {"django_app_cookie_samesite": "None"}, "django_app_cookie_samesite"),
+    ("a token in the git URL", {"django_app_source_path": "",
+                                "django_app_source_git": "https://oauth2:s3cret@git.example.com/p.git"},
+     "django_app_source_git carries a credential in its URL"),
+    ("a deploy key without the server's host key", {"django_app_source_path": "",
+                                                     "django_app_source_git": "ssh://git@git.example.com/p.git",
+                                                     "django_app_git_ssh_key": "not checked before this"},
+     "django_app_git_known_hosts must be set"),
 ]
 
 

@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 
-from helpers import BASE, health
+from helpers import BASE, home_page
 from testlib import run_playbook
 
 # Disruptive, and before test_git_source.py: each case expects release 1 live.
@@ -34,8 +34,12 @@ class Migration(migrations.Migration):
 def broken_copy(tmp_path, kind: str) -> str:
     source = tmp_path / "exampleapp"
     shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    init = source / "exampleapp" / "__init__.py"
-    init.write_text(init.read_text().replace('VERSION = "1"', 'VERSION = "2-broken"'))
+    home = source / "templates" / "home.html"
+    home.write_text(home.read_text().replace("<h1>Example app</h1>", "<h1>Example app 2-broken</h1>"))
+    # Secrets and local state lying in the project directory: never packed (pack_source.py).
+    for bait in (".env", "deploy.key", "node_modules/left-pad/index.js", "exampleapp/local_settings.py"):
+        (source / bait).parent.mkdir(parents=True, exist_ok=True)
+        (source / bait).write_text("SECRET = 'bait'\n")
     if kind == "migration":
         (source / "guestbook" / "migrations" / "0002_explode.py").write_text(BROKEN_MIGRATION)
     elif kind == "dependencies":
@@ -58,11 +62,16 @@ def test_a_failed_deploy_keeps_the_live_release(host, published, tmp_path, kind,
     if not name.endswith("bookworm"):
         pytest.skip("failed deploys are exercised on Debian 12 only (see molecule.yml)")
     live = host.check_output(f"readlink {BASE}/current")
-    assert health(published["https"])["version"] == "1"
+    assert "2-broken" not in home_page(published["https"])
     result = run_playbook(os.path.join(SCENARIO, "bad_input.yml"), "--limit", name, "-e",
                           json.dumps({"django_app_source_path": broken_copy(tmp_path, kind), **extra}))
     assert result.returncode != 0, result.stdout[-3000:]
     assert "was NOT switched in" in result.stdout and needle in result.stdout, result.stdout[-3000:]
     assert step in result.stdout
     assert host.check_output(f"readlink {BASE}/current") == live
-    assert health(published["https"])["version"] == "1"
+    assert "2-broken" not in home_page(published["https"])
+    # The attempt's directory shows what was packed: the project, not the bait.
+    attempt = host.check_output(f"ls -td {BASE}/releases/*/ | head -n 1").rstrip("/")
+    assert attempt != live and host.file(f"{attempt}/manage.py").exists
+    for bait in (".env", "deploy.key", "node_modules", "exampleapp/local_settings.py"):
+        assert not host.file(f"{attempt}/{bait}").exists, bait

@@ -8,6 +8,8 @@ import re
 import socket
 import subprocess
 import time
+import uuid
+from urllib.parse import urlencode
 
 import pytest
 import testinfra
@@ -32,24 +34,62 @@ def address(host) -> str:
     return host.interface("eth0").addresses[0]
 
 
-def health(published, pebble_root) -> dict:
-    response = https_request(published["https"], DOMAIN, "/health/", cafile=pebble_root)
+def health(published, pebble_root, query: str = "") -> dict:
+    """The health answer; a 200 (not Django's redirect to HTTPS) says the app host saw HTTPS."""
+    response = https_request(published["https"], DOMAIN, f"/health/{query}", cafile=pebble_root)
     assert response.status == 200, response.body[:300]
     return json.loads(response.body)
 
 
+def logged_requests(name: str, marker: str) -> int:
+    """How many requests carrying marker the app host's gunicorn logged (0 when the host is down)."""
+    try:
+        result = app_host(name).run(f"journalctl -q -o cat -u exampleapp-gunicorn.service | grep -c -F {marker}")
+    except Exception:  # noqa: BLE001  (a stopped container cannot be asked)
+        return 0
+    return int(result.stdout.strip() or 0)
+
+
 def answering_hosts(published, pebble_root, count: int = 24) -> list[str]:
-    return [health(published, pebble_root)["host"] for _ in range(count)]
+    """Which app host answered each request, read from their access logs: the health
+    answer itself names no host."""
+    marker = f"probe={uuid.uuid4().hex}"
+    for _ in range(count):
+        health(published, pebble_root, f"?{marker}")
+    deadline = time.monotonic() + 15
+    while True:
+        counts = {name: logged_requests(name, marker) for name in ("app1", "app2")}
+        if sum(counts.values()) >= count or time.monotonic() > deadline:
+            return [name for name, seen in counts.items() for _ in range(seen)]
+        time.sleep(1)
 
 
 def test_requests_are_spread_over_both_app_hosts(published, pebble_root):
     hosts = answering_hosts(published, pebble_root)
-    assert set(hosts) == {"app1", "app2"}, hosts
+    assert len(hosts) == 24 and set(hosts) == {"app1", "app2"}, hosts
 
 
 def test_every_app_host_sees_the_request_as_secure(published, pebble_root):
     answers = [health(published, pebble_root) for _ in range(8)]
-    assert all(answer["secure"] for answer in answers)
+    assert answers == [{"status": "ok"}] * 8
+
+
+def test_a_failed_login_is_logged_with_the_client_address_not_the_web_hosts(host, published, pebble_root):
+    """The lockout counts the address nginx saw, passed over the private link in X-Forwarded-For."""
+    form = https_request(published["https"], DOMAIN, "/accounts/login/", cafile=pebble_root)
+    cookie = re.search(r"__Host-csrftoken=([^;]+)", form.getheader("Set-Cookie")).group(1)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.body.decode()).group(1)
+    user = f"nobody{uuid.uuid4().hex[:8]}"
+    answer = https_request(published["https"], DOMAIN, "/accounts/login/", "POST",
+                           {"Origin": f"https://{DOMAIN}", "Content-Type": "application/x-www-form-urlencoded",
+                            "Cookie": f"__Host-csrftoken={cookie}"},
+                           urlencode({"username": user, "password": "guess", "csrfmiddlewaretoken": token}),
+                           cafile=pebble_root)
+    assert answer.status == 200  # the form again: a failure, not yet a lockout
+    client = host.check_output("grep -F 'POST /accounts/login/' /var/log/nginx/access.log | tail -n 1").split()[0]
+    logs = "".join(app_host(name).run(f"grep -F '{user}' /var/log/exampleapp/security.log").stdout
+                   for name in ("app1", "app2"))
+    assert f'ip_address: "{client}"' in logs and client != address(host), logs
 
 
 def test_static_files_are_served_by_the_web_host(host, published, pebble_root):

@@ -2,7 +2,7 @@
 """Pack a project directory on the controller into a release's source.
 
 What ships is decided here once, for both the release's name and its
-archive: the files git tracks when the directory is a git work tree (so an
+archive: the files git tracks when the directory is in a git work tree (so an
 untracked .env or key never leaves the machine), otherwise every file; minus
 the excluded patterns either way. A pattern without "/" matches any path
 component (`*.pem`, `node_modules`); one with "/" matches the path relative to
@@ -35,9 +35,23 @@ def excluded(relative: str, patterns: list[str]) -> bool:
     return False
 
 
+def in_git_work_tree(source: Path) -> bool:
+    """Whether source is (in) a git work tree; an unreadable one stops the run rather than ship everything."""
+    try:
+        result = subprocess.run(["git", "-C", str(source), "rev-parse", "--is-inside-work-tree"],
+                                capture_output=True, check=False)
+    except FileNotFoundError:
+        if (source / ".git").is_dir():
+            raise SystemExit(f"{source} is a git work tree but git is not installed on the controller")
+        return False
+    if b"dubious ownership" in result.stderr:
+        raise SystemExit(f"git refuses to read {source}: {result.stderr.decode().strip()}")
+    return result.returncode == 0 and result.stdout.strip() == b"true"
+
+
 def candidates(source: Path) -> list[str]:
-    """Relative paths of the files that may ship: git's tracked files, or all."""
-    if (source / ".git").exists():
+    """Relative paths of the files that may ship: git's tracked files in a work tree, or all."""
+    if in_git_work_tree(source):
         listed = subprocess.run(["git", "-C", str(source), "ls-files", "-z", "--cached"], capture_output=True,
                                 check=True).stdout.decode()
         return [name for name in listed.split("\0") if name and (source / name).is_file()]

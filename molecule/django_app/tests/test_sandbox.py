@@ -1,0 +1,59 @@
+"""What code that gets into the app can and cannot do: it writes its data,
+uploads and logs, never its home, its code or the static files browsers run;
+and a start-up file it plants does not run in the operator's next
+`exampleapp-manage shell`, which runs in the service's own sandbox."""
+
+import shlex
+
+from helpers import APP, BASE, MANAGE, SERVICE
+
+DATA = f"/var/lib/{APP}"
+STATUS = ("NoNewPrivs", "CapBnd", "Seccomp")
+
+
+def as_app(host, command: str):
+    return host.run(f"runuser -u {APP} -- sh -c {shlex.quote(command)}")
+
+
+def test_the_app_cannot_write_its_home_code_or_static_files(host):
+    assert host.user(APP).home == BASE
+    assert as_app(host, f"touch {DATA}/probe && rm {DATA}/probe").rc == 0  # it does write its data
+    static_file = host.check_output(f"find {BASE}/static -type f -name '*.css' | head -n 1")
+    for target in (f"{BASE}/x", f"{BASE}/current/x", f"{BASE}/current/venv/lib/x", f"{BASE}/static/x",
+                   static_file):
+        assert as_app(host, f"touch {target}").rc != 0, target
+    collected = host.file(static_file)
+    assert (collected.user, collected.mode & 0o022) == (f"{APP}-build", 0)
+
+
+def proc_status(output: str) -> dict:
+    return {line.split(":")[0]: line.split(":", 1)[1].strip() for line in output.splitlines()
+            if line.split(":")[0] in STATUS}
+
+
+def test_manage_runs_commands_in_the_services_sandbox(host):
+    pid = host.check_output(f"systemctl show -p MainPID --value {SERVICE}")
+    service = proc_status(host.check_output(f"cat /proc/{pid}/status"))
+    script = ("import os; print(open('/proc/self/status').read()); "
+              f"print('writable' if os.access('{BASE}/current', os.W_OK) else 'read-only')")
+    result = host.run(f"{MANAGE} shell -c {shlex.quote(script)}")
+    assert result.rc == 0, result.stderr
+    assert proc_status(result.stdout) == service and service["NoNewPrivs"] == "1", (result.stdout, service)
+    assert "read-only" in result.stdout
+    denied = host.run(f"{MANAGE} shell -c {shlex.quote(f'open({BASE!r} + \"/current/x\", \"w\")')}")
+    assert denied.rc != 0 and ("Read-only file system" in denied.stderr or "Permission denied" in denied.stderr)
+
+
+def test_a_planted_start_up_file_does_not_run_in_the_operators_shell(host):
+    """The app can write its data directory (its home before): a .pythonrc.py there, also
+    named by the operator's PYTHONSTARTUP, must not run in an interactive shell."""
+    planted = f"open('{DATA}/pwned', 'w').write('ran')\n"
+    assert as_app(host, f"printf %s {shlex.quote(planted)} > {DATA}/.pythonrc.py").rc == 0
+    try:
+        # `script` gives the shell a terminal: only an interactive shell reads start-up files.
+        session = host.run(f"echo 'print(6 * 7)' | PYTHONSTARTUP={DATA}/.pythonrc.py "
+                           f"script -qec '{MANAGE} shell -i python' /dev/null")
+        assert "42" in session.stdout, session.stdout + session.stderr
+        assert not host.file(f"{DATA}/pwned").exists
+    finally:
+        host.run(f"rm -f {DATA}/.pythonrc.py {DATA}/pwned")

@@ -70,7 +70,9 @@ def test_the_archive_holds_exactly_what_ships(tmp_path):
     assert pack_source.main(["pack", str(source), str(archive)] + [f"--exclude={p}" for p in ALWAYS]) == 0
     with tarfile.open(archive) as tar:
         members = {member.name: member for member in tar.getmembers()}
-    assert sorted(members) == sorted(SHIPS)
+    assert sorted(name for name, member in members.items() if member.isfile()) == sorted(SHIPS)
+    assert {name for name, member in members.items() if member.isdir()} == {
+        "proj", "proj/settings", "app", "app/templates", "static"}
     assert members["manage.py"].mode == 0o755 and members["requirements.txt"].mode == 0o644
 
 

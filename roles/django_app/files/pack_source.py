@@ -77,7 +77,15 @@ def digest(source: Path, patterns: list[str]) -> str:
 
 def pack(source: Path, archive: Path, patterns: list[str]) -> int:
     names = shipped(source, patterns)
+    # Directories are members too, so whoever unpacks the archive owns them as well as the files.
+    directories = sorted({str(parent) for name in names for parent in PurePosixPath(name).parents
+                          if str(parent) != "."})
     with tarfile.open(archive, "w:gz") as tar:
+        for directory in directories:
+            info = tarfile.TarInfo(directory)
+            info.type = tarfile.DIRTYPE
+            info.mode = 0o755
+            tar.addfile(info)
         for name in names:
             data = (source / name).read_bytes()
             info = tarfile.TarInfo(name)

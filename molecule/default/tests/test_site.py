@@ -87,6 +87,14 @@ def test_login_cookies_are_secure_and_csrf_is_enforced(host, published, pebble_r
     assert session["secure"] and session["httponly"] and session["samesite"] == "Lax"
 
 
+def test_login_posts_beyond_the_rate_get_429_from_nginx(published, pebble_root):
+    """site.yml passes the admin's login (app_admin_url) to nginx's limit: 10r/m, burst 10."""
+    statuses = [page(published, pebble_root, "/admin/login/", method="POST", body="").status for _ in range(15)]
+    assert statuses.count(429) >= 4 and set(statuses) <= {403, 429}, statuses  # 403: Django's CSRF refusal
+    assert page(published, pebble_root, "/admin/login/").status == 200  # the form itself is never limited
+    time.sleep(13)  # two POSTs allowed again, for the other login test
+
+
 def test_the_deploy_check_is_clean(host):
     result = host.run(f"{MANAGE} check --deploy --fail-level WARNING")
     assert result.rc == 0 and "identified no issues" in result.stdout, result.stdout + result.stderr

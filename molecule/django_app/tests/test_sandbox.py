@@ -40,7 +40,8 @@ def test_manage_runs_commands_in_the_services_sandbox(host):
     assert result.rc == 0, result.stderr
     assert proc_status(result.stdout) == service and service["NoNewPrivs"] == "1", (result.stdout, service)
     assert "read-only" in result.stdout
-    denied = host.run(f"{MANAGE} shell -c {shlex.quote(f'open({BASE!r} + \"/current/x\", \"w\")')}")
+    write = f"open('{BASE}/current/x', 'w')"
+    denied = host.run(f"{MANAGE} shell -c {shlex.quote(write)}")
     assert denied.rc != 0 and ("Read-only file system" in denied.stderr or "Permission denied" in denied.stderr)
 
 

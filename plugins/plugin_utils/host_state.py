@@ -72,7 +72,8 @@ def check_table(items, role="role"):
     an absolute ``path`` and exactly one of: ``template``, ``copy`` (a file
     from the role's files/), ``content``, or ``state`` directory, link (with
     ``src``) or absent. Files and directories need ``mode``; ``owner`` and
-    ``group`` default to root. ``when: false`` leaves an item out.
+    ``group`` default to root. ``when: false`` leaves an item out (its path
+    may then be empty: it comes from an option that is off).
     Raises TableError naming the offending item.
     """
     if not isinstance(items, list):
@@ -87,6 +88,8 @@ def check_table(items, role="role"):
         if unknown:
             raise TableError("%s (%s) has unknown keys: %s" % (where, raw.get("path"), ", ".join(unknown)))
         path = raw.get("path")
+        if path == "" and not _enabled(raw):
+            continue  # an item that is off may have no path: it comes from the option that is off
         if (not isinstance(path, str) or not path.startswith("/") or any(c in path for c in "\t\n\r")
                 or posixpath.normpath(path) != path or path.startswith("//")):
             raise TableError("%s: path must be an absolute, normalized path (no //, . or .. parts, no trailing /),"

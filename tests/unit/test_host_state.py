@@ -37,6 +37,7 @@ def test_table_defaults_and_normalizes():
         {"concern": "b", "path": "/etc/l", "state": "link", "src": "/x"},
         {"concern": "b", "path": "/etc/gone", "state": "absent"},
         {"concern": "b", "path": "/etc/off", "content": "", "mode": "0600", "when": False},
+        {"concern": "b", "path": "", "state": "directory", "mode": "0700", "when": "False"},
     ])
     assert [i["path"] for i in items] == ["/etc/f", "/etc/d", "/etc/l", "/etc/gone"]
     assert items[0]["mode"] == "0644" and items[0]["owner"] == "root" and items[0]["group"] == "root"

@@ -45,15 +45,41 @@ def test_manage_runs_commands_in_the_services_sandbox(host):
     assert denied.rc != 0 and ("Read-only file system" in denied.stderr or "Permission denied" in denied.stderr)
 
 
+# An operator at a terminal: only an interactive shell reads start-up files, so the
+# shell gets a pseudo-terminal and is answered prompt by prompt.
+INTERACTIVE = f"""
+import os, pty, select, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.environ["PYTHONSTARTUP"] = "{DATA}/.pythonrc.py"
+    os.execv("{MANAGE}", ["{MANAGE}", "shell", "-i", "python"])
+seen = b""
+def until(marker, timeout=60):
+    global seen
+    deadline = time.monotonic() + timeout
+    while marker not in seen and time.monotonic() < deadline:
+        if select.select([fd], [], [], 1)[0]:
+            try:
+                seen += os.read(fd, 4096)
+            except OSError:
+                break
+until(b">>> ")
+os.write(fd, b"print(6 * 7)\r")
+until(b"42")
+os.write(fd, b"exit()\r")
+until(b"never", timeout=5)
+os.waitpid(pid, 0)
+sys.stdout.write(seen.decode(errors="replace"))
+"""
+
+
 def test_a_planted_start_up_file_does_not_run_in_the_operators_shell(host):
     """The app can write its data directory (its home before): a .pythonrc.py there, also
     named by the operator's PYTHONSTARTUP, must not run in an interactive shell."""
     planted = f"open('{DATA}/pwned', 'w').write('ran')\n"
     assert as_app(host, f"printf %s {shlex.quote(planted)} > {DATA}/.pythonrc.py").rc == 0
     try:
-        # `script` gives the shell a terminal: only an interactive shell reads start-up files.
-        session = host.run(f"echo 'print(6 * 7)' | PYTHONSTARTUP={DATA}/.pythonrc.py "
-                           f"script -qec '{MANAGE} shell -i python' /dev/null")
+        session = host.run(f"timeout 120 python3 -c {shlex.quote(INTERACTIVE)}")
         assert "42" in session.stdout, session.stdout + session.stderr
         assert not host.file(f"{DATA}/pwned").exists
     finally:

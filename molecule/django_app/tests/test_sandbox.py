@@ -64,9 +64,9 @@ def until(marker, timeout=60):
             except OSError:
                 break
 until(b">>> ")
-os.write(fd, b"print(6 * 7)\r")
+os.write(fd, b"print(6 * 7)\\r")
 until(b"42")
-os.write(fd, b"exit()\r")
+os.write(fd, b"exit()\\r")
 until(b"never", timeout=5)
 os.waitpid(pid, 0)
 sys.stdout.write(seen.decode(errors="replace"))

@@ -67,14 +67,15 @@ def test_a_login_flood_is_refused_by_nginx_and_the_site_still_answers(published)
         # A new name each time: axes' per-user lockout alone would not stop this.
         return post_login(port, form, f"nobody{uuid.uuid4().hex[:8]}", "guess").status
 
-    with ThreadPoolExecutor(max_workers=20) as pool:
-        flood = pool.map(guess, range(100))
+    with ThreadPoolExecutor(max_workers=40) as pool:
+        flood = pool.map(guess, range(120))
         time.sleep(1)
         started = time.monotonic()
         home = request(port, "/")
         waited = time.monotonic() - started
         statuses = list(flood)
+    print(f"home page during the flood: {waited:.2f} s; {statuses.count(429)} of 120 POSTs refused")
     assert home.status == 200
     assert waited < 5, f"the home page took {waited:.1f} s during the flood"
-    assert statuses.count(429) >= 85 and set(statuses) <= {200, 429}, statuses
+    assert statuses.count(429) >= 105 and set(statuses) <= {200, 429}, statuses
     time.sleep(3 * SLOT)

@@ -34,12 +34,12 @@ def proc_status(output: str) -> dict:
 def test_manage_runs_commands_in_the_services_sandbox(host):
     pid = host.check_output(f"systemctl show -p MainPID --value {SERVICE}")
     service = proc_status(host.check_output(f"cat /proc/{pid}/status"))
-    script = ("import os; print(open('/proc/self/status').read()); "
+    script = ("import os; print(open('/proc/self/status').read()); print('HOME=' + os.environ['HOME']); "
               f"print('writable' if os.access('{BASE}/current', os.W_OK) else 'read-only')")
     result = host.run(f"{MANAGE} shell -c {shlex.quote(script)}")
     assert result.rc == 0, result.stderr
     assert proc_status(result.stdout) == service and service["NoNewPrivs"] == "1", (result.stdout, service)
-    assert "read-only" in result.stdout
+    assert "read-only" in result.stdout and f"HOME={BASE}\n" in result.stdout
     write = f"open('{BASE}/current/x', 'w')"
     denied = host.run(f"{MANAGE} shell -c {shlex.quote(write)}")
     assert denied.rc != 0 and ("Read-only file system" in denied.stderr or "Permission denied" in denied.stderr)

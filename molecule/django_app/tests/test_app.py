@@ -15,8 +15,8 @@ from testlib import response_cookies as cookies
 def test_health_over_https_says_ok_and_nothing_more(host, published):
     assert health(published["https"]) == {"status": "ok"}  # no versions or host names for strangers
     major = 5 if host.backend.get_hostname().endswith("bookworm") else 6
-    assert host.check_output(f"{MANAGE} shell -c 'import django; print(django.get_version())'").splitlines()[-1].startswith(
-        f"{major}.")
+    version = host.check_output(f"{MANAGE} shell -c 'import django; print(django.get_version())'")
+    assert version.splitlines()[-1].startswith(f"{major}."), version  # shell may print a notice first
 
 
 def test_plain_http_is_redirected_to_https(published):

@@ -1,4 +1,5 @@
-"""A deploy whose dependencies, deploy check or migration fails leaves the live release serving.
+"""A deploy whose dependencies (or their locked hashes), deploy check or migration fails leaves the live
+release serving.
 
 Debian 12 only (see molecule.yml): each case builds a release with its virtualenv.
 """
@@ -44,12 +45,16 @@ def broken_copy(tmp_path, kind: str) -> str:
         (source / "guestbook" / "migrations" / "0002_explode.py").write_text(BROKEN_MIGRATION)
     elif kind == "dependencies":
         (source / "requirements.txt").write_text("Django>=5.2,<5.3; python_version <\n")
+    elif kind == "hashes":  # a lock file whose hash does not match what the index serves
+        (source / "requirements.txt").write_text(f"Django==5.2.19 --hash=sha256:{'0' * 64}\n")
     return str(source)
 
 
 CASES = [
     ("migration", {}, "this migration fails on purpose", "Apply the migrations"),
     ("dependencies", {}, "python_version", "Install the project's requirements"),
+    ("hashes", {"django_app_pip_require_hashes": True}, "DO NOT MATCH THE HASHES",
+     "Install the project's requirements"),
     ("check", {"django_app_extra_settings": "DEBUG = True\nSILENCED_SYSTEM_CHECKS = [\"security.W018\"]"},
      "django_app_extra_settings changes what the role enforces: DEBUG",
      "check --deploy"),

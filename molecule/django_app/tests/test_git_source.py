@@ -5,8 +5,8 @@ The repository is served by the container's own sshd to a `git` account
 (git-shell) that admits one deploy key. It is made from the example project
 with another heading on its home page, which shows which release answers."""
 
-import json
 import os
+import shlex
 
 import pytest
 import yaml
@@ -45,7 +45,7 @@ def test_a_private_repository_over_ssh_with_a_deploy_key_is_deployed(host, publi
     if not name.endswith("bookworm"):
         pytest.skip("the git source is exercised on Debian 12 only (see molecule.yml)")
     live = host.check_output(f"readlink {BASE}/current")
-    host.check_output(f"sh -c {json.dumps(SETUP)}")
+    host.check_output(f"sh -c {shlex.quote(SETUP)}")
     known_hosts = host.check_output("ssh-keyscan -q -t ed25519 127.0.0.1")
     # The key reaches the play as the vault would give it: in a file, not on a command line.
     values = tmp_path / "git.yml"

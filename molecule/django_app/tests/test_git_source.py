@@ -46,7 +46,7 @@ def test_a_private_repository_over_ssh_with_a_deploy_key_is_deployed(host, publi
         pytest.skip("the git source is exercised on Debian 12 only (see molecule.yml)")
     live = host.check_output(f"readlink {BASE}/current")
     host.check_output(f"sh -c {shlex.quote(SETUP)}")
-    known_hosts = host.check_output("ssh-keyscan -q -t ed25519 127.0.0.1")
+    known_hosts = host.check_output("ssh-keyscan -t ed25519 127.0.0.1")
     # The key reaches the play as the vault would give it: in a file, not on a command line.
     values = tmp_path / "git.yml"
     values.write_text(yaml.safe_dump({

@@ -1,13 +1,13 @@
 """The README's main command: `bin/sandbox up` twice, then `bin/sandbox down`.
 
 Runs the real thing (a systemd container, site.yml over SSH on 127.0.0.1).
-A sandbox that already existed is used and left running; one this test
-created is torn down by `bin/sandbox down`, which is checked too.
+A sandbox that already existed is used and left running; one these tests
+created is torn down by `bin/sandbox down`, which is checked too (the
+fixture `runs`, in conftest.py, shared with test_audit.py).
 """
 
 import json
 import os
-import re
 import socket
 import ssl
 import subprocess
@@ -16,52 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import pytest
-
-from testlib import retry_penalised
-
-ROOT = Path(__file__).resolve().parents[2]
-ENV = dict(os.environ, CONTAINERS_CONF=str(ROOT / "testbed" / "containers.conf"), ANSIBLE_NOCOLOR="1")
-NAME = "hardening-sandbox"
-
-
-def sandbox(*args):
-    return subprocess.run([str(ROOT / "bin" / "sandbox"), *args], capture_output=True, text=True,
-                          timeout=1800, env=ENV, check=False)
-
-
-def exists():
-    return subprocess.run(["podman", "container", "exists", NAME], env=ENV, check=False).returncode == 0
-
-
-def recap(output):
-    match = re.search(r"^sandbox\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", output, re.M)
-    assert match, output[-3000:]
-    return dict(zip(("ok", "changed", "unreachable", "failed"), map(int, match.groups())))
-
-
-def ssh(user):
-    """A fresh login to the sandbox; UFW's limit (six new connections from one
-    source in 30 s, and each run's own logins count) is waited out."""
-    state = ROOT / ".sandbox"
-    return retry_penalised(lambda: subprocess.run(
-        ["ssh", "-F", "/dev/null", "-p", "2222", "-i", str(state / "id_ed25519"), "-o", "BatchMode=yes",
-         "-o", f"UserKnownHostsFile={state / 'known_hosts'}", "-o", "IdentitiesOnly=yes",
-         f"{user}@127.0.0.1", "id -un"], capture_output=True, text=True, timeout=60, check=False))
-
-
-@pytest.fixture(scope="module")
-def runs():
-    existed = exists()
-    first = sandbox("up")
-    second = sandbox("up")
-    yield existed, first, second
-    if not existed:
-        down = sandbox("down")
-        assert down.returncode == 0, down.stderr
-        assert not exists()
-        assert not (ROOT / ".sandbox").exists()
-
+from sandboxlib import ENV, NAME, ROOT, UFW_LIMIT_WINDOW, recap, ssh
 
 def test_first_run_converges(runs):
     _, first, _ = runs
@@ -110,11 +65,6 @@ def test_http_redirects_to_https(runs):
         raw.sendall(b"GET /guestbook/ HTTP/1.1\r\nHost: sandbox.test\r\nConnection: close\r\n\r\n")
         head = raw.recv(65536).decode()
     assert head.startswith("HTTP/1.1 301") and "Location: https://sandbox.test/guestbook/\r\n" in head, head
-
-
-# UFW's `limit` refuses a sixth new SSH connection from one address within
-# 30 s: a run refused that way is tried once more after the window.
-UFW_LIMIT_WINDOW = 31
 
 
 def test_site_yml_runs_as_awx_runs_it(runs, tmp_path):

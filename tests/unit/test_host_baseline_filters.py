@@ -47,3 +47,15 @@ def test_forwarding_first_then_accept_redirects_again():
 def test_unchanged_forwarding_adds_nothing():
     lines = ["net.ipv4.conf.all.accept_redirects = 0", "net.ipv4.ip_forward = 0"]
     assert pending({"net.ipv4.conf.all.accept_redirects": 0, "net.ipv4.ip_forward": 0}, lines) == []
+
+
+def test_drift_shows_the_running_and_the_wanted_value_of_what_differs():
+    lines = ["net.ipv4.conf.all.send_redirects = 1", "net.ipv4.tcp_syncookies = 1", "kernel.kptr_restrict = 0"]
+    settings = {"net.ipv4.conf.all.send_redirects": 0, "net.ipv4.tcp_syncookies": 1, "kernel.kptr_restrict": 2,
+                "kernel.unknown_key": 1}
+    assert sysctl_state.sysctl_drift(settings, lines) == {
+        "observed": {"net.ipv4.conf.all.send_redirects": "1", "kernel.kptr_restrict": "0"},
+        "expected": {"net.ipv4.conf.all.send_redirects": "0", "kernel.kptr_restrict": "2"}}
+    # A container compares only its own network namespace's keys.
+    assert sysctl_state.sysctl_drift(settings, lines, ["net"])["expected"] == {"net.ipv4.conf.all.send_redirects": "0"}
+    assert sysctl_state.sysctl_drift({"net.ipv4.tcp_syncookies": 1}, lines) == {"observed": {}, "expected": {}}

@@ -69,9 +69,9 @@ CONCERNS = {
 
 
 @functools.cache
-def listed_tasks(tags: str | None) -> list[tuple[str, str, frozenset]]:
+def listed_tasks(tags: str | None, playbook: str = "site.yml") -> list[tuple[str, str, frozenset]]:
     """(role, task name, tags) of each task --list-tasks shows, once per tag selection."""
-    args = [str(PLAYBOOK), "site.yml", "--list-tasks"] + (["--tags", tags] if tags else [])
+    args = [str(PLAYBOOK), playbook, "--list-tasks"] + (["--tags", tags] if tags else [])
     result = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     return [(role, name, frozenset(t.strip() for t in task_tags.split(",")))
@@ -132,13 +132,45 @@ def test_the_web_roles_argument_specs_run_in_the_web_play_before_any_change():
 
 
 def test_list_tasks_shows_every_role_task():
+    """Every task of site.yml's roles, and of their audit entry point (tasks/controls.yml)
+    in the audit playbook's listing."""
     listed = {(role, name) for role, name, _ in listed_tasks(None)}
+    audited = {(role, name) for role, name, _ in listed_tasks(None, AUDIT)}
     missing = []
     for path in sorted((ROOT / "roles").glob("*/tasks/*.yml")):
         relative = str(path.relative_to(ROOT / "roles"))
         if relative in DYNAMIC:
             continue
         role = relative.split("/")[0]
+        shown = audited if path.name == "controls.yml" else listed
         missing += [f"{relative}: {name}" for name in task_names(path)
-                    if (role, name) not in listed and not re.search(r"\{\{", name)]
+                    if (role, name) not in shown and not re.search(r"\{\{", name)]
     assert not missing, missing
+
+
+AUDIT = "playbooks/audit.yml"
+AUDIT_LAYERS = {
+    "audit_baseline": {"host_baseline"}, "audit_ssh": {"ssh_hardening"}, "audit_firewall": {"ufw"},
+    "audit_app": {"django_app"}, "audit_web": {"nginx", "certbot"},
+}
+
+
+def test_an_audit_tag_reads_only_its_layer():
+    """The audit's tags select its controls by layer (read off one listing, as
+    selected() does for site.yml); the report is tagged always."""
+    tasks = listed_tasks(None, AUDIT)
+    for tag, roles in AUDIT_LAYERS.items():
+        assert {role for role, _, tags in tasks if tag in tags and "always" not in tags} == roles, tag
+    report = subprocess.run([str(PLAYBOOK), AUDIT, "--list-tasks"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=120, check=True).stdout
+    assert re.search(r"Write the report and fail when a control failed\tTAGS: \[always\]", report)
+
+
+def test_the_audit_writes_nothing():
+    """Every play of the audit runs in check mode; its tasks come from the roles'
+    read-only entry point, the report and the error record."""
+    plays = yaml.safe_load((ROOT / AUDIT).read_text())
+    assert all(play.get("check_mode") is True for play in plays if play["name"] != "Report")
+    entry_points = [task["block"][0]["ansible.builtin.import_role"]["tasks_from"]
+                    for play in plays for task in play.get("tasks", []) if "block" in task]
+    assert entry_points == ["controls"] * 6

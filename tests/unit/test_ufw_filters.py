@@ -108,3 +108,8 @@ def test_missing_rules_are_those_not_held_exactly_in_every_file_they_belong_in()
     assert [r["port"] for r in ufw.ufw_missing_rules(declared, v4_other_comment, v6, True)] == ["22"]
     # Nothing held yet (a fresh host, or check mode before UFW is installed).
     assert ufw.ufw_missing_rules(declared, [], [], True) == declared
+
+
+def test_a_rule_reads_as_one_line_in_a_report():
+    (rule,) = ufw.ufw_declared_rules({"ssh_port": 22, "ssh_sources": ["192.0.2.0/24"]}, MARKER)
+    assert ufw.ufw_rule_text(rule) == "limit 22/tcp from 192.0.2.0/24"

@@ -50,8 +50,17 @@ def sysctl_pending(settings, lines, prefixes=None):
     return [f"{key}={wanted[key]}" for key in first + rest]
 
 
+def sysctl_drift(settings, lines, prefixes=None):
+    """{observed, expected}: the running and the wanted value of each setting that differs
+    (the same selection as sysctl_pending: keys the kernel knows, within prefixes)."""
+    running = sysctl_running(lines)
+    pending = [entry.split("=", 1) for entry in sysctl_pending(settings, lines, prefixes)]
+    return {"observed": {key: running[key] for key, value in pending if running[key] != value},
+            "expected": {key: value for key, value in pending if running[key] != value}}
+
+
 class FilterModule:
     """Filters of the host_baseline role."""
 
     def filters(self):
-        return {"host_baseline_sysctl_pending": sysctl_pending}
+        return {"host_baseline_sysctl_pending": sysctl_pending, "host_baseline_sysctl_drift": sysctl_drift}

@@ -71,6 +71,11 @@ def rule_key(rule):
     return f"{rule['rule']} {rule['proto']} {rule['port']} {rule['from']}"
 
 
+def ufw_rule_text(rule):
+    """A rule as one line for a report: `limit 22/tcp from any`."""
+    return f"{rule['rule']} {rule['port']}/{rule['proto']} from {rule['from']}"
+
+
 def ufw_parse_user_rules(text):
     """Simple incoming rules from user.rules/user6.rules text or lines (others are skipped).
 
@@ -138,6 +143,7 @@ class FilterModule:
         return {
             "ufw_declared_rules": ufw_declared_rules,
             "ufw_parse_user_rules": ufw_parse_user_rules,
+            "ufw_rule_text": ufw_rule_text,
             "ufw_stale_rules": ufw_stale_rules,
             "ufw_missing_rules": ufw_missing_rules,
         }

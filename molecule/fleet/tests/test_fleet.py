@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 import pytest
 import testinfra
 
-from testlib import assert_check_mode_clean, https_request
+from testlib import assert_check_mode_clean, https_request, recap_changes, run_playbook
 
 # Requests go through the web host; the app hosts are reached by name below.
 testinfra_hosts = ["ansible://fleet-web"]
@@ -129,6 +129,23 @@ def test_the_app_hosts_share_one_secret_key():
 
 def test_check_mode_is_clean_on_the_converged_fleet():
     assert_check_mode_clean(os.path.join(SCENARIO, "converge.yml"), hosts=3)
+
+
+def test_the_audit_passes_on_every_host_of_the_fleet(pebble_root, tmp_path):
+    """playbooks/audit.yml on the split topology (gunicorn on TCP behind one UFW rule,
+    nginx without the app): every control of all three hosts passes, nothing changes."""
+    result = run_playbook(os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "playbooks", "audit.yml"),
+                          "-e", f"nginx_audit_ca_bundle={pebble_root}", "-e", f"audit_report_dir={tmp_path}")
+    assert result.returncode == 0, result.stdout[-5000:]
+    assert set(recap_changes(result.stdout).values()) == {0}
+    report = json.loads((tmp_path / "audit.json").read_text())
+    hosts = {host["host"]: {c["id"]: c["status"] for c in host["controls"]} for host in report["hosts"]}
+    assert set(hosts) == {"fleet-web", "fleet-app1", "fleet-app2"}
+    assert {cid.split(".")[0] for cid in hosts["fleet-web"]} >= {"tls", "http", "nginx", "certbot", "ssh"}
+    assert not any(cid.startswith(("tls.", "app.")) for cid in hosts["fleet-app1"])
+    assert hosts["fleet-app1"]["app.check_deploy"] == "pass" and hosts["fleet-app2"]["firewall.rules"] == "pass"
+    assert not [(host, cid) for host, controls in hosts.items() for cid, status in controls.items()
+                if status == "fail"]
 
 
 def podman(*args: str) -> None:

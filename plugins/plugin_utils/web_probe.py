@@ -163,33 +163,23 @@ def http_redirect(target, path):
 def unknown_name(target, name):
     """How a name the site does not serve is answered: over HTTPS (the handshake) and over HTTP.
     A port that cannot be reached at all says so (it is not a refusal)."""
+    return {"https": _answer(target, target.https_port, name, tls=True),
+            "http": _answer(target, target.http_port, name, tls=False)}
+
+
+def _answer(target, port, name, tls):
     try:
-        raw = target.connect(target.https_port)
+        raw = target.connect(port)
     except OSError as error:
-        https = f"unreachable: {error}"
-    else:
-        try:
-            with _open_context().wrap_socket(raw, server_hostname=name) as tls:
-                status, _ = _request(tls, name, "/")
-                https = f"answered {status}"
-        except ssl.SSLError:
-            https = "handshake refused"
-        except (OSError, http.client.HTTPException):
-            https = "closed without an answer"
-        finally:
-            raw.close()
+        return f"unreachable: {error}"
     try:
-        raw = target.connect(target.http_port)
-    except OSError as error:
-        plain = f"unreachable: {error}"
-    else:
-        try:
-            with raw:
-                status, _ = _request(raw, name, "/")
-                plain = f"answered {status}"
-        except (OSError, http.client.HTTPException):
-            plain = "closed without an answer"
-    return {"https": https, "http": plain}
+        with raw, (_open_context().wrap_socket(raw, server_hostname=name) if tls else raw) as sock:
+            status, _ = _request(sock, name, "/")
+            return f"answered {status}"
+    except ssl.SSLError:
+        return "handshake refused"
+    except (OSError, http.client.HTTPException):
+        return "closed without an answer"
 
 
 def reachable(target, port):

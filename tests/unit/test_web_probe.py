@@ -114,3 +114,35 @@ def test_an_unknown_name_answered_and_a_closed_port_are_told_apart(server):
         "https": "answered 200", "http": "unreachable: [Errno 111] Connection refused"}
     assert probe.reachable(target, target.https_port) == ""
     assert probe.reachable(target, target.http_port).startswith("unreachable: ")
+
+
+def test_a_refused_handshake_and_a_closed_connection_are_told_apart(tmp_path):
+    """nginx's default server refuses an unknown name in the handshake (ssl_reject_handshake)
+    and closes plain HTTP without an answer (444): both are seen as such."""
+    certificate_files(tmp_path, days=5)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "chain.pem", tmp_path / "key.pem")
+    context.sni_callback = lambda sock, name, ctx: None if name == NAME else ssl.ALERT_DESCRIPTION_UNRECOGNIZED_NAME
+    tls_listener, plain_listener = socket.create_server(("127.0.0.1", 0)), socket.create_server(("127.0.0.1", 0))
+
+    def serve(listener, wrap):
+        conn, _ = listener.accept()
+        try:
+            if wrap:
+                context.wrap_socket(conn, server_side=True).close()
+        except (ssl.SSLError, OSError):
+            pass
+        finally:
+            conn.close()
+    threads = [threading.Thread(target=serve, args=(tls_listener, True), daemon=True),
+               threading.Thread(target=serve, args=(plain_listener, False), daemon=True)]
+    for thread in threads:
+        thread.start()
+    target = probe.Target("127.0.0.1", NAME, https_port=tls_listener.getsockname()[1],
+                          http_port=plain_listener.getsockname()[1])
+    assert probe.unknown_name(target, "unknown.invalid") == {
+        "https": "handshake refused", "http": "closed without an answer"}
+    for thread in threads:
+        thread.join(5)
+    tls_listener.close()
+    plain_listener.close()

@@ -123,6 +123,20 @@ def parse_json(path):
     return json.loads(path.read_text())
 
 
+def audit_rows(values, run, rerun):
+    """The audit of the converged host, beside the re-run (bin/bench rerun runs both)."""
+    audit = seconds(values, "audit")
+    if audit is None:
+        return []
+    report = run / "audit-report" / "audit.json"
+    summary = json.loads(report.read_text())["summary"] if report.exists() else {}
+    note = (f"{sum(summary.get(k, 0) for k in ('pass', 'fail', 'skip'))} controls: {summary.get('pass', 0)} pass, "
+            f"{summary.get('fail', 0)} fail, {summary.get('skip', 0)} skip") if summary else "no report"
+    note += "" if ok_run(values, "audit") else ", FAILED"
+    return [("2", "Audit of the converged host (playbooks/audit.yml)", f"{audit:.1f} s ({note}{cpu(values, 'audit')})",
+             f"the re-run: {rerun:.1f} s", fmt_ratio(ratio(audit, rerun)), "—", "—")]
+
+
 def ratio(a, b):
     return a / b if a is not None and b else None
 
@@ -336,6 +350,7 @@ def build(run):
                          f"the re-run: {rerun:.1f} s",
                          fmt_ratio(ratio(rerun, noop)), "—", "—"))
         rows += cost_rows(values, run)
+        rows += audit_rows(values, run, rerun)
         extra.append(("Idempotent re-run: time per role (profile_roles)", book["roles"]))
         extra.append(("Idempotent re-run: slowest tasks (profile_tasks)", book["tasks"][:15]))
 

@@ -196,3 +196,16 @@ def test_a_rerun_is_clean_only_with_exit_0_and_nothing_changed():
     assert not report.rerun_clean("0", {"ok": 90, "changed": 1, "unreachable": 0, "failed": 0})
     assert not report.rerun_clean("2", {"ok": 90, "changed": 0, "unreachable": 0, "failed": 1})
     assert not report.rerun_clean("0", {})
+
+
+def test_audit_row_sits_beside_the_rerun(tmp_path):
+    run = write_run(tmp_path, {"cores": "2", "rerun.seconds": "20.0", "rerun.rc": "0", "audit.seconds": "15.0",
+                               "audit.rc": "0", "audit.cpu": "40"},
+                    {"rerun": playbook_log([("ufw : Install UFW", 1.0)])})
+    (run / "audit-report").mkdir()
+    (run / "audit-report" / "audit.json").write_text(
+        '{"schema": 1, "summary": {"hosts": 1, "pass": 32, "fail": 0, "skip": 1, "hosts_without_results": 0},'
+        ' "hosts": []}')
+    audit = next(row for row in rows(report.build(run)) if "Audit of the converged host" in row)
+    assert "15.0 s (33 controls: 32 pass, 0 fail, 1 skip" in audit and "the re-run: 20.0 s" in audit
+    assert "0.75×" in audit and "FAILED" not in audit

@@ -37,6 +37,11 @@ options:
     description: Fail the task when a control failed or a host gave no results.
     type: bool
     default: true
+  display:
+    description: Print the table on the terminal. The audit playbook's first task writes a report with
+      no results yet, not shown, so a run that ends early never leaves the previous run's report.
+    type: bool
+    default: true
 author: hardening.stack authors
 """
 
@@ -78,6 +83,7 @@ ARGUMENT_SPEC = {
     "results": {"type": "dict", "required": True},
     "dest": {"type": "path", "required": True},
     "fail_on_failure": {"type": "bool", "default": True},
+    "display": {"type": "bool", "default": True},
 }
 
 
@@ -101,7 +107,8 @@ class ActionModule(ActionBase):
             paths = write_reports(report, args["dest"], generated)
         except OSError as error:
             raise AnsibleActionFail("audit_report: cannot write the report in %s: %s" % (args["dest"], error)) from None
-        Display().display(render_table(report).rstrip("\n"))
+        if args["display"]:
+            Display().display(render_table(report).rstrip("\n"))
         failures = failed(report)
         result.update(changed=False, report=paths, summary=report["summary"], failed_controls=failures)
         if failures and args["fail_on_failure"]:

@@ -50,6 +50,10 @@ options:
     description: Path requested over HTTPS for the headers and over HTTP for the redirect.
     type: str
     default: /
+  own_path:
+    description: A path nginx answers itself (not the app), whose headers are read too; empty for none.
+    type: str
+    default: ""
   unknown_name:
     description: A name the site does not serve, sent to see how it is refused.
     type: str
@@ -69,6 +73,9 @@ tls12_ciphers_beyond:
   type: list
 https:
   description: C(status) and C(headers) (lower-case name to its values, in order) of a GET over HTTPS.
+  type: dict
+https_own:
+  description: The same for O(own_path) (empty headers when none was given).
   type: dict
 http_redirect:
   description: Status and Location of a GET over plain HTTP.
@@ -90,7 +97,7 @@ from ansible_collections.hardening.stack.plugins.plugin_utils import web_probe
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _VALID_ARGS = frozenset(("address", "name", "https_port", "http_port", "ca_bundle", "allowed_ciphers",
-                             "path", "unknown_name"))
+                             "path", "own_path", "unknown_name"))
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars or {})
@@ -110,20 +117,26 @@ class ActionModule(ActionBase):
             result.update(certificate={"chain": https_down, "days_left": https_down, "not_after": "unknown",
                                        "issuer": "unknown", "names": []},
                           protocols={"accepted": https_down, "untested": []}, tls12_ciphers_beyond=https_down,
-                          https={"status": https_down, "headers": {}})
+                          https={"status": https_down, "headers": {}},
+                          https_own={"status": https_down, "headers": {}})
         else:
-            try:
-                https = web_probe.https_headers(target, path, ca_bundle)
-            except (ssl.SSLError, OSError, http.client.HTTPException) as error:
-                https = {"status": f"no answer: {error}", "headers": {}}
-            result.update(certificate=web_probe.certificate(target, ca_bundle),
+            own = str(args.get("own_path") or "")
+            result.update(https=self._headers(target, path, ca_bundle),
+                          https_own=self._headers(target, own, ca_bundle) if own else {"status": "", "headers": {}},
+                          certificate=web_probe.certificate(target, ca_bundle),
                           protocols=web_probe.protocols(target),
                           tls12_ciphers_beyond=web_probe.tls12_ciphers_beyond(
-                              target, list(args.get("allowed_ciphers") or [])),
-                          https=https)
+                              target, list(args.get("allowed_ciphers") or [])))
         try:
             redirect = web_probe.http_redirect(target, path)
         except (OSError, http.client.HTTPException) as error:
             redirect = f"no answer: {error}"
         result.update(changed=False, http_redirect=redirect, unknown_name=web_probe.unknown_name(target, unknown))
         return result
+
+    @staticmethod
+    def _headers(target, path, ca_bundle):
+        try:
+            return web_probe.https_headers(target, path, ca_bundle)
+        except (ssl.SSLError, OSError, http.client.HTTPException) as error:
+            return {"status": f"no answer: {error}", "headers": {}}

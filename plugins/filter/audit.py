@@ -37,6 +37,8 @@ check_table = _HOST_STATE.check_table
 COMPARES = ("equal", "at_most", "at_least")
 STATUSES = ("pass", "fail", "skip")
 ID_RE = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_.]*$")
+# user:password@ (or a token@) in a URL.
+CREDENTIALS = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.I)
 
 
 class ControlError(ValueError):
@@ -163,13 +165,15 @@ def authorized_keys_audit(lines, admins, exclusive=True):
     return {"observed": observed, "expected": expected}
 
 
-def exposed_listeners(lines, allowed_ports):
-    """`PROTO ADDRESS:PORT (process)` for each socket listening beyond loopback on a port the
-    firewall does not admit. lines: `ss -Hltunp` output."""
+def exposed_listeners(lines, rules):
+    """`PROTO ADDRESS:PORT (process)` for each socket listening beyond loopback on a port
+    and protocol no firewall rule admits. lines: `ss -Hltunp` output; rules: the
+    declared rules ({port: "22" or "8000:8010", proto: tcp|udp|any})."""
     allowed = set()
-    for port in allowed_ports or []:
-        low, _, high = str(port).partition(":")
-        allowed.update(range(int(low), int(high or low) + 1))
+    for rule in rules or []:
+        low, _, high = str(rule["port"]).partition(":")
+        protos = ("tcp", "udp") if rule.get("proto", "tcp") == "any" else (rule.get("proto", "tcp"),)
+        allowed.update((proto, port) for proto in protos for port in range(int(low), int(high or low) + 1))
     exposed = set()
     for line in lines or []:
         fields = str(line).split()
@@ -185,7 +189,7 @@ def exposed_listeners(lines, allowed_ports):
                 continue
         except ValueError:
             pass
-        if int(port) not in allowed:
+        if (proto, int(port)) not in allowed:
             process = re.search(r'\(\("([^"]+)"', line)
             exposed.add(f"{proto} {local}" + (f" ({process.group(1)})" if process else ""))
     return sorted(exposed)
@@ -194,6 +198,11 @@ def exposed_listeners(lines, allowed_ports):
 def header_values(headers, names):
     """{Name: its values joined by ", ", or "(missing)"} from {lower-case name: [values]}."""
     return {name: ", ".join(headers.get(str(name).lower(), [])) or "(missing)" for name in names}
+
+
+def answer_headers(answers, names):
+    """{label: {Name: values joined, or "(missing)"}} for each answer ({label: {status, headers}})."""
+    return {label: header_values(answer.get("headers") or {}, names) for label, answer in (answers or {}).items()}
 
 
 def exposure_score(lines):
@@ -214,7 +223,8 @@ def django_check_result(lines, status):
     if int(status) == 0:
         return "no issues"
     tail = [str(line) for line in lines or [] if str(line).strip()]
-    return tail[-1] if tail else f"failed (status {status})"
+    # The app's own output goes into the report: a URL's credentials never do.
+    return CREDENTIALS.sub(r"\1***@", tail[-1]) if tail else f"failed (status {status})"
 
 
 def mode_drift(items, paths, concerns):
@@ -245,6 +255,7 @@ FILTERS = {
     "authorized_keys_audit": authorized_keys_audit,
     "exposed_listeners": exposed_listeners,
     "header_values": header_values,
+    "answer_headers": answer_headers,
     "exposure_score": exposure_score,
     "django_check_result": django_check_result,
     "mode_drift": mode_drift,

@@ -4,8 +4,9 @@ On the converged sandbox every control passes, nothing changes (the recap
 and the checksums of the files under /etc, /usr/local and /srv say so) and
 the JSON report validates against its schema. Then nine kinds of drift are
 made by hand at once, each aimed at one control, and exactly those controls
-fail, each showing the drifted value; once the drift is undone the audit
-passes again with the same report.
+fail, each showing the drifted value; a tenth (an ACCEPT rule put in the
+kernel beside an active UFW) is audited on its own; once the drift is undone
+the audit passes again with the same report.
 """
 
 import datetime
@@ -118,7 +119,9 @@ KEEP = f"mkdir -p {DRIFT_DIR} && cp -a"
 def drifts(tmp_path):
     fullchain, privkey, bundle = short_lived_certificate(tmp_path)
     table = [
-        ("ssh.key_only", [("cat > /etc/ssh/sshd_config.d/50-drift.conf", "Match all\n    PasswordAuthentication yes\n")],
+        # A door for one network only: the role's check finds it (every source the Match blocks name).
+        ("ssh.every_source", [("cat > /etc/ssh/sshd_config.d/50-drift.conf",
+                               "Match Address 198.51.100.0/24\n    PasswordAuthentication yes\n")],
          "rm -f /etc/ssh/sshd_config.d/50-drift.conf"),
         ("ssh.authorized_keys", [(f"{KEEP} {AUTHORIZED_KEYS} {DRIFT_DIR}/keys && cat >> {AUTHORIZED_KEYS}",
                                   stranger_key() + "\n")],
@@ -167,12 +170,19 @@ def drifted(clean, tmp_path_factory):
         for revert in reversed(undo):
             container(revert, check=False)
         container(f"rm -rf {DRIFT_DIR}", check=False)
+    # A rule put in the kernel beside UFW (UFW itself still active): its own run, as
+    # UFW stopped above hides it.
+    try:
+        container("iptables -I INPUT 1 -j ACCEPT")
+        beside, report_beside = audit(tmp_path / "beside", "--tags", "audit_firewall")
+    finally:
+        container("iptables -D INPUT -j ACCEPT", check=False)
     again, report_again = audit(tmp_path / "restored")
-    return [control for control, _, _ in table], run, report, again, report_again
+    return [control for control, _, _ in table], run, report, again, report_again, beside, report_beside
 
 
 def test_each_drift_fails_exactly_its_control(drifted):
-    expected, run, report, _, _ = drifted
+    expected, run, report, *_ = drifted
     assert run.returncode == 2, run.stdout[-4000:] + run.stderr[-2000:]
     counts = recap(run.stdout)
     assert counts["changed"] == 0, counts
@@ -183,22 +193,32 @@ def test_each_drift_fails_exactly_its_control(drifted):
 
 
 def test_each_failure_shows_the_drifted_value(drifted):
-    _, _, report, _, _ = drifted
+    _, _, report, *_ = drifted
     found = {cid: control["observed"] for cid, control in controls(report).items()}
-    assert found["ssh.key_only"]["passwordauthentication"] == "yes"
+    assert "198.51.100." in found["ssh.every_source"] and "passwordauthentication yes" in found["ssh.every_source"]
     assert any("stranger@drift" in key for key in found["ssh.authorized_keys"]["deploy"])
     assert "allow 8081/tcp from any" in found["firewall.rules"]
     assert found["firewall.active"] == "Status: inactive"
     assert any(":9999" in listener and "python3" in listener for listener in found["firewall.listening"])
-    assert found["http.hsts"] == []
+    assert found["http.hsts"] == {"/": {"Strict-Transport-Security": "(missing)"},
+                                  "/static/audit-missing-file": {"Strict-Transport-Security": "(missing)"}}
     assert found["tls.expiry"] <= 2
     assert "security.W018" in found["app.check_deploy"]  # DEBUG on
     assert found["baseline.sysctl"] == {"net.ipv4.conf.all.send_redirects": "1"}
 
 
+def test_a_rule_beside_ufw_fails_the_live_chain_control(drifted):
+    *_, beside, report = drifted
+    assert beside.returncode == 2, beside.stdout[-4000:]
+    found = controls(report)
+    assert sorted(cid for cid, c in found.items() if c["status"] == "fail") == ["firewall.live"]
+    assert "-A INPUT -j ACCEPT" in found["firewall.live"]["observed"]["iptables"]
+    assert {c["group"] for c in found.values()} == {"firewall"}  # --tags audit_firewall: that layer only
+
+
 def test_undone_drift_gives_the_first_report_again(clean, drifted):
     """The JSON report is stable between runs (the certificate's days left aside: a day may turn)."""
-    _, _, _, again, report_again = drifted
+    _, _, _, again, report_again, _, _ = drifted
     assert again.returncode == 0, again.stdout[-4000:]
     first = clean[1]
     for report in (first, report_again):

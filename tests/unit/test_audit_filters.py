@@ -104,9 +104,15 @@ SS = [
 ]
 
 
+def rules(*ports, proto="tcp"):
+    return [{"port": port, "proto": proto} for port in ports]
+
+
 def test_listeners_beyond_loopback_on_ports_the_firewall_does_not_admit():
-    assert audit.exposed_listeners(SS, ["22", "80", "443", "8000:8005"]) == [
+    assert audit.exposed_listeners(SS, rules("22", "80", "443") + rules("8000:8005", proto="any")) == [
         "tcp *:8010 (app)", "tcp 0.0.0.0:9999 (python3)", "tcp [fe80::1%eth0]:7000"]
+    # A rule admits its own protocol only: UDP on a TCP port is exposed.
+    assert "udp 10.0.0.5:8000 (gunicorn)" in audit.exposed_listeners(SS, rules("22", "80", "443", "8000"))
 
 
 def test_exposure_and_check_results():
@@ -120,6 +126,9 @@ def test_exposure_and_check_results():
     assert audit.django_check_result(["Traceback …", "ModuleNotFoundError: No module named 'x'"], 1) == \
         "ModuleNotFoundError: No module named 'x'"
     assert audit.django_check_result([], 127) == "failed (status 127)"
+    leaked = ["ImproperlyConfigured: cannot connect to postgres://app:s3cret@db.internal:5432/app"]
+    assert audit.django_check_result(leaked, 1) == \
+        "ImproperlyConfigured: cannot connect to postgres://***@db.internal:5432/app"
 
 
 def test_header_values():

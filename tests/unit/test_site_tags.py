@@ -170,7 +170,7 @@ def test_the_audit_writes_nothing():
     """Every play of the audit runs in check mode; its tasks come from the roles'
     read-only entry point, the report and the error record."""
     plays = yaml.safe_load((ROOT / AUDIT).read_text())
-    assert all(play.get("check_mode") is True for play in plays if play["name"] != "Report")
+    assert all(play.get("check_mode") is True for play in plays if play["name"] not in ("Start the report", "Report"))
     entry_points = [task["block"][0]["ansible.builtin.import_role"]["tasks_from"]
                     for play in plays for task in play.get("tasks", []) if "block" in task]
     assert entry_points == ["controls"] * 6

@@ -113,3 +113,13 @@ def test_missing_rules_are_those_not_held_exactly_in_every_file_they_belong_in()
 def test_a_rule_reads_as_one_line_in_a_report():
     (rule,) = ufw.ufw_declared_rules({"ssh_port": 22, "ssh_sources": ["192.0.2.0/24"]}, MARKER)
     assert ufw.ufw_rule_text(rule) == "limit 22/tcp from 192.0.2.0/24"
+
+
+def test_every_rule_shows_in_the_audit_and_the_ones_it_cannot_map_raw():
+    texts = ufw.ufw_rule_texts(USER_RULES + "### tuple ### allow any any 0.0.0.0/0 any 0.0.0.0/0 in_eth0\n")
+    assert "allow 5432/tcp from 192.0.2.0/24" in texts and "limit 22/tcp from any" in texts
+    assert texts.count("allow 8081/tcp from any") == 1  # the v4 and v6 copies
+    # An all-ports rule on an interface, an app profile's rule, an outgoing rule: raw, never a declared rule.
+    assert "raw: allow any any 0.0.0.0/0 any 0.0.0.0/0 in_eth0" in texts
+    assert "raw: allow any 22 0.0.0.0/0 any 0.0.0.0/0 OpenSSH - in" in texts
+    assert "raw: allow tcp 7000 0.0.0.0/0 any 0.0.0.0/0 out" in texts

@@ -110,6 +110,20 @@ def ufw_parse_user_rules(text):
     return rules
 
 
+def ufw_rule_texts(text):
+    """Every rule in user.rules/user6.rules text or lines, as one report line each: the
+    simple incoming ones as ufw_rule_text writes them, any other (an interface, a
+    route, an outgoing or all-ports rule) as its raw tuple, so it can never pass for
+    a declared rule; duplicates (v4 and v6 copies) once, sorted."""
+    lines = text if isinstance(text, (list, tuple)) else str(text).splitlines()
+    texts = {ufw_rule_text(rule) for rule in ufw_parse_user_rules(lines)}
+    for line in lines:
+        match = TUPLE_RE.match(str(line).strip())
+        if match and not ufw_parse_user_rules([line]):
+            texts.add("raw: " + re.sub(r" comment=[0-9a-f]*$", "", match.group(1)))
+    return sorted(texts)
+
+
 def ufw_stale_rules(current, declared, marker):
     """Managed rules (comment starts with marker) in current whose key is not declared."""
     wanted = {rule_key(rule) for rule in declared}
@@ -144,6 +158,7 @@ class FilterModule:
             "ufw_declared_rules": ufw_declared_rules,
             "ufw_parse_user_rules": ufw_parse_user_rules,
             "ufw_rule_text": ufw_rule_text,
+            "ufw_rule_texts": ufw_rule_texts,
             "ufw_stale_rules": ufw_stale_rules,
             "ufw_missing_rules": ufw_missing_rules,
         }

@@ -28,6 +28,19 @@ def run_playbook(playbook: str, *extra: str) -> subprocess.CompletedProcess:
     )
 
 
+def failure_message(output: str) -> list[str]:
+    """The lines of the msg of the run's last failure, what the run ends on (a failed step inside a
+    block is printed first, then its rescue's message). The result is JSON on one line (molecule's
+    configuration) or YAML with msg as an indented block under `msg: |-` (this project's ansible.cfg)."""
+    last = output[output.rindex("FAILED! =>") + len("FAILED! =>"):].lstrip(" ")
+    if last.startswith("{"):
+        return json.JSONDecoder().raw_decode(last)[0]["msg"].splitlines()
+    match = re.search(r"^( +)msg: [|>]-?\n((?:\1 +.*\n|\n)+)", last, re.M) \
+        or re.search(r"^ +msg: (.*)$", last, re.M)
+    assert match, last[:3000]
+    return [line.strip() for line in match.groups()[-1].splitlines()]
+
+
 def run_playbook_check(playbook: str, *extra: str) -> subprocess.CompletedProcess:
     """Run a scenario playbook with --check --diff against molecule's inventory."""
     return run_playbook(playbook, "--check", "--diff", *extra)

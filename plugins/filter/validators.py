@@ -489,8 +489,11 @@ def ssh_keygen_errors(results, name, required_rsa_size=3072):
     return errors
 
 
-def module_errors(value, name, with_callable=False):
-    """Errors for a dotted Python module name (with_callable: MODULE:CALLABLE, as gunicorn takes)."""
+def module_errors(value, name, with_callable=False, allow_empty=False):
+    """Errors for a dotted Python module name (with_callable: MODULE:CALLABLE, as gunicorn takes;
+    allow_empty: "" is accepted, found in the project instead)."""
+    if allow_empty and value == "":
+        return []
     pattern, example = (_CALLABLE_RE, "exampleapp.wsgi:application") if with_callable \
         else (_MODULE_RE, "exampleapp.settings")
     if not isinstance(value, str) or not pattern.fullmatch(value):

@@ -64,7 +64,7 @@ def test_http_redirects_to_https(runs):
     with socket.create_connection(("127.0.0.1", 8080), timeout=20) as raw:
         raw.sendall(b"GET /guestbook/ HTTP/1.1\r\nHost: sandbox.test\r\nConnection: close\r\n\r\n")
         head = raw.recv(65536).decode()
-    assert head.startswith("HTTP/1.1 301") and "Location: https://sandbox.test/guestbook/\r\n" in head, head
+    assert head.startswith("HTTP/1.1 301") and "Location: https://sandbox.test:8443/guestbook/\r\n" in head, head
 
 
 def test_site_yml_runs_as_awx_runs_it(runs, tmp_path):

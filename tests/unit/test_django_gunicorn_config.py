@@ -26,8 +26,10 @@ def gunicorn_config(tmp_path, **overrides) -> dict:
     (tmp_path / "srv" / "current").symlink_to(ROLE.parent.parent / "examples" / "exampleapp")
     path = tmp_path / "gunicorn.conf.py"
     path.write_text(render("gunicorn.conf.py.j2", role_vars(tmp_path, **overrides)))
+    # The service's environment names the settings (production_settings there; the project's own here).
     result = subprocess.run([sys.executable, "-m", "gunicorn", "--print-config", "-c", str(path)],
-                            capture_output=True, text=True, timeout=60, check=False)
+                            capture_output=True, text=True, timeout=60, check=False,
+                            env=dict(os.environ, DJANGO_SETTINGS_MODULE="exampleapp.settings"))
     assert result.returncode == 0, result.stderr
     return dict(re.findall(r"^(\w+)\s+= (.*)$", result.stdout, re.M))
 
@@ -36,7 +38,8 @@ def test_socket_only_defaults(tmp_path):
     config = gunicorn_config(tmp_path)
     assert config["bind"] == "['unix:/run/exampleapp-gunicorn.sock']"
     assert config["forwarded_allow_ips"] == "['127.0.0.1']"
-    assert config["wsgi_app"] == "exampleapp.wsgi:application"
+    # Nothing set: the project's WSGI_APPLICATION, resolved by Django as runserver does.
+    assert config["wsgi_app"] == "django.core.servers.basehttp:get_internal_wsgi_application()"
     assert int(config["workers"]) == 2 * len(os.sched_getaffinity(0)) + 1
     assert (config["timeout"], config["graceful_timeout"], config["max_requests"]) == ("30", "30", "1000")
     assert config["accesslog"] == "-"
@@ -47,10 +50,12 @@ def test_socket_only_defaults(tmp_path):
 
 def test_socket_and_tcp_for_the_fleet(tmp_path):
     config = gunicorn_config(tmp_path, django_app_tcp_bind="10.0.0.5:8000", django_app_workers=4,
+                             django_app_wsgi_module="exampleapp.wsgi:application",
                              django_app_forwarded_allow_ips=["10.0.0.1", "10.0.0.2"], django_app_timeout=60)
     assert config["bind"] == "['unix:/run/exampleapp-gunicorn.sock', '10.0.0.5:8000']"
     assert config["forwarded_allow_ips"] == "['10.0.0.1', '10.0.0.2']"
     assert (config["workers"], config["timeout"]) == ("4", "60")
+    assert config["wsgi_app"] == "exampleapp.wsgi:application"
 
 
 @pytest.mark.parametrize("socket,tcp,listens", [

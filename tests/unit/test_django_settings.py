@@ -51,6 +51,8 @@ def role_vars(tmp: Path, **overrides) -> dict:
         django_app_data_dir=str(tmp / "data"),
         django_app_log_dir=str(tmp / "log"),
         django_app_source_path=str(EXAMPLE),
+        # What tasks/project.yml reads from the example's manage.py.
+        django_app_found_settings="exampleapp.settings",
     )
     values.update(overrides)
     # Evaluated inside a task only (it needs the task's django_app_file and the host's state).
@@ -82,6 +84,8 @@ def project(tmp_path):
     shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "db.sqlite3"))
     for name in ("data", "log", "srv"):
         (tmp_path / name).mkdir()
+    # As tasks/build.yml writes it into each release.
+    shutil.copy(ROLE / "files" / "csp_reports.py", target / "production_csp.py")
     return target
 
 
@@ -234,11 +238,13 @@ def test_lockout_can_be_switched_off(tmp_path, project):
 
 
 def test_the_role_installs_the_pin_the_unit_tests_use():
-    """The django-axes release the role adds to a release is the one these tests check settings with."""
+    """The releases the role adds to a project (django-axes, django-csp, gunicorn) are the ones
+    these tests and the benchmark run."""
     pins = dict(line.split("#")[0].strip().split("==") for line in (ROOT / "requirements.txt").read_text().splitlines()
                 if "==" in line.split("#")[0])
     role = yaml.safe_load((ROLE / "vars" / "main.yml").read_text())["django_app_serving_requirements"]
-    assert f"django-axes=={pins['django-axes']}" in role
+    for package in ("django-axes", "django-csp", "gunicorn"):
+        assert f"{package}=={pins[package]}" in role
 
 
 @pytest.mark.parametrize("key", ["", "short-key", "django-insecure-" + STRONG_KEY, "ab" * 40])
@@ -330,6 +336,48 @@ def test_requests_through_the_rendered_settings(tmp_path, project):
     csrf = out["login_cookies"]["__Host-csrftoken"]
     assert csrf["secure"] is True and csrf["samesite"] == "Lax"
     assert out["evil_host"] == 400
+
+
+CSP_SCRIPT = """
+import json
+from django.core.management import call_command
+from django.test import Client
+call_command("migrate", verbosity=0)
+client = Client(enforce_csrf_checks=True)
+https = {"HTTP_HOST": "example.com", "HTTP_X_FORWARDED_PROTO": "https"}
+page = client.get("/health/", **https)
+report = {"csp-report": {"document-uri": "https://example.com/?q=1", "effective-directive": "script-src-elem",
+                         "blocked-uri": "inline", "line-number": 3, "disposition": "report"}}
+out = {
+    "headers": dict(page.headers),
+    "report": client.post("/_csp-report/", json.dumps(report), content_type="application/csp-report",
+                          **https).status_code,
+    "get": client.get("/_csp-report/", **https).status_code,
+    "garbage": client.post("/_csp-report/", "no", content_type="application/csp-report", **https).status_code,
+    "too_big": client.post("/_csp-report/", "x" * 70000, content_type="application/csp-report",
+                           **https).status_code,
+}
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.parametrize("mode", ["enforce", "report-only"])
+def test_csp_modes_and_the_report_receiver(tmp_path, project, mode):
+    """Both modes name the receiver; report-only sends only the Report-Only header. The receiver
+    takes a browser's report without a CSRF token, logs one JSON line, refuses anything else."""
+    result = manage(project, render(role_vars(tmp_path, django_app_csp_mode=mode)), "shell", "-c", CSP_SCRIPT)
+    assert result.returncode == 0, result.stderr
+    out = last_json(result.stdout)
+    enforced = out["headers"].get("Content-Security-Policy")
+    reported = out["headers"].get("Content-Security-Policy-Report-Only")
+    policy = enforced if mode == "enforce" else reported
+    assert (enforced is None) == (mode == "report-only") and (reported is None) == (mode == "enforce"), out
+    assert "script-src 'self'" in policy and "report-uri /_csp-report/" in policy
+    assert (out["report"], out["get"], out["garbage"], out["too_big"]) == (204, 405, 400, 413)
+    logged = (tmp_path / "log" / "csp-reports.log").read_text().splitlines()
+    assert len(logged) == 1 and json.loads(logged[0].split(" ", 2)[2]) == {
+        "blocked": "inline", "directive": "script-src-elem", "disposition": "report", "document": "/",
+        "line": 3, "source": ""}
 
 
 BAD = [

@@ -7,6 +7,7 @@ lists, the inventory and the parsing of what the machine reports.
 import http.server
 import importlib.machinery
 import importlib.util
+import json
 import socket
 import subprocess
 import sys
@@ -161,14 +162,27 @@ def test_get_inside_a_host_runs_from_stdin_with_headers(web):
     (["status"], ("status", [])),
     ([], None),
     (["start"], None),
+    (["down", "--project", "x"], None),
+    (["up", "--project"], None),
+    (["up", "--project", "/p/mysite", "--tags", "app"],
+     ("up", ["-e", '{"app_source_path": "/p/mysite"}', "--tags", "app"])),
 ])
 def test_sandbox_command_line(argv, parsed):
-    assert sandbox.parse_args(argv) == parsed
+    assert sandbox.parse_args(argv, environ={}) == parsed
+
+
+def test_sandbox_project_from_the_environment_and_checked(tmp_path):
+    """SANDBOX_PROJECT as --project; a directory without manage.py is refused before anything starts."""
+    parsed = sandbox.parse_args(["up"], environ={"SANDBOX_PROJECT": str(tmp_path)})
+    assert parsed == ("up", ["-e", json.dumps({"app_source_path": str(tmp_path)})])
+    assert "no manage.py" in sandbox.project_problem(parsed[1])
+    (tmp_path / "manage.py").write_text("")
+    assert sandbox.project_problem(parsed[1]) is None
 
 
 def test_sandbox_usage_error_exits_2(capsys):
     assert sandbox.main(["bogus"]) == 2
-    assert "usage: bin/sandbox up|down|status" in capsys.readouterr().err
+    assert "usage: bin/sandbox up [--project DIR]" in capsys.readouterr().err
 
 
 def test_sandbox_ports_and_bootstrap_choice(monkeypatch, capsys):

@@ -40,3 +40,13 @@ def test_bad_input_fails_before_any_change(host, extra, needle):
     if not host.backend.get_hostname().endswith("bookworm"):
         pytest.skip("input checks run on the controller before any change: Debian 12 only (see molecule.yml)")
     assert_fails_before_any_change(host, os.path.join(SCENARIO, "bad_input.yml"), extra, needle, STATE)
+
+
+def test_a_project_naming_no_settings_module_is_refused_before_any_change(host, tmp_path):
+    """No app_settings_module and a manage.py that sets no default: the message says what to set."""
+    if not host.backend.get_hostname().endswith("bookworm"):
+        pytest.skip("input checks run on the controller before any change: Debian 12 only (see molecule.yml)")
+    (tmp_path / "manage.py").write_text("import sys\n# the settings come from the environment\n")
+    assert_fails_before_any_change(host, os.path.join(SCENARIO, "bad_input.yml"),
+                                   {"django_app_source_path": str(tmp_path)},
+                                   "sets no default DJANGO_SETTINGS_MODULE", STATE)

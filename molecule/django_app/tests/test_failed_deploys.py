@@ -1,5 +1,6 @@
-"""A deploy whose dependencies (or their locked hashes), deploy check or migration fails leaves the live
-release serving.
+"""A deploy whose settings import fails, whose locked hashes do not match, whose deploy check or migration
+fails leaves the live release serving, and the run's failure message starts with the cause: the
+exception, pip's error.
 
 Debian 12 only (see molecule.yml): each case builds a release with its virtualenv.
 """
@@ -11,7 +12,7 @@ import shutil
 import pytest
 
 from helpers import BASE, home_page
-from testlib import run_playbook
+from testlib import failure_message, run_playbook
 
 # Disruptive, and before test_git_source.py: each case expects release 1 live.
 pytestmark = pytest.mark.disruptive(order=1)
@@ -43,8 +44,9 @@ def broken_copy(tmp_path, kind: str) -> str:
         (source / bait).write_text("SECRET = 'bait'\n")
     if kind == "migration":
         (source / "guestbook" / "migrations" / "0002_explode.py").write_text(BROKEN_MIGRATION)
-    elif kind == "dependencies":
-        (source / "requirements.txt").write_text("Django>=5.2,<5.3; python_version <\n")
+    elif kind == "import":  # the project's settings import a package its requirements lack
+        settings = source / "exampleapp" / "settings.py"
+        settings.write_text("import exampleapp_vendor_package  # not installed\n" + settings.read_text())
     elif kind == "hashes":  # a lock file whose hash does not match what the index serves
         (source / "requirements.txt").write_text(f"Django==5.2.19 --hash=sha256:{'0' * 64}\n")
     return str(source)
@@ -52,7 +54,7 @@ def broken_copy(tmp_path, kind: str) -> str:
 
 CASES = [
     ("migration", {}, "this migration fails on purpose", "Apply the migrations"),
-    ("dependencies", {}, "python_version", "Install the project's requirements"),
+    ("import", {}, "ModuleNotFoundError: No module named 'exampleapp_vendor_package'", "check --deploy"),
     ("hashes", {"django_app_pip_require_hashes": True}, "DO NOT MATCH THE HASHES",
      "Install the project's requirements"),
     ("check", {"django_app_extra_settings": "DEBUG = True\nSILENCED_SYSTEM_CHECKS = [\"security.W018\"]"},
@@ -71,8 +73,10 @@ def test_a_failed_deploy_keeps_the_live_release(host, published, tmp_path, kind,
     result = run_playbook(os.path.join(SCENARIO, "bad_input.yml"), "--limit", name, "-e",
                           json.dumps({"django_app_source_path": broken_copy(tmp_path, kind), **extra}))
     assert result.returncode != 0, result.stdout[-3000:]
-    assert "was NOT switched in" in result.stdout and needle in result.stdout, result.stdout[-3000:]
-    assert step in result.stdout
+    message = failure_message(result.stdout)
+    # The cause first (the exception, pip's error), then where it happened.
+    assert needle in message[0], message[:8]
+    assert any("was NOT switched in" in line for line in message) and step in result.stdout
     assert host.check_output(f"readlink {BASE}/current") == live
     assert "2-broken" not in home_page(published["https"])
     # The attempt's directory shows what was packed: the project, not the bait.

@@ -1,0 +1,103 @@
+# Copyright: the hardening.stack authors. MIT License.
+"""Filters of the app's deploy (roles/django_app): read the user's project and
+say why a build step failed.
+
+- `django_settings_module(manage_py)`: the settings module a project's
+  manage.py names (`os.environ.setdefault("DJANGO_SETTINGS_MODULE", "...")`),
+  or "" when it names none. Read as text: no project code runs.
+- `failure_cause(result)`: a failed command's output turned around, the error
+  itself first (Python's exception line, pip's ERROR line, the first failed
+  system check), then the tail that led to it. A traceback's top (the frames)
+  is never what a user needs first.
+
+Pure Python (standard library): tests/unit/test_deploy_filters.py loads this
+file by path.
+"""
+
+import re
+
+# os.environ.setdefault("DJANGO_SETTINGS_MODULE", "proj.settings") in any quoting.
+_SETTINGS_DEFAULT_RE = re.compile(
+    r"""environ\s*\.\s*setdefault\(\s*(['"])DJANGO_SETTINGS_MODULE\1\s*,\s*(['"])([A-Za-z_][\w.]*)\2\s*\)""")
+_MODULE_RE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+# The header of each traceback Python prints (chained exceptions print several).
+_TRACEBACK = "Traceback (most recent call last):"
+# A line of Django's check framework: "?: (security.W018) ..." or "app.Model: (models.E001) ...".
+_CHECK_LINE_RE = re.compile(r"^\S*: \([\w.]+\.[EWC]\d+\) ")
+# pip's own errors: "ERROR: Could not find a version ...", "ERROR: Invalid requirement ...".
+_PIP_ERROR_RE = re.compile(r"^ERROR: ")
+# Lines of the tail shown after the cause.
+TAIL_LINES = 25
+# A line longer than this is cut (a minified file in a traceback, say).
+LINE_WIDTH = 500
+
+
+def django_settings_module(manage_py):
+    """The settings module manage.py sets as DJANGO_SETTINGS_MODULE's default, or ""."""
+    if not isinstance(manage_py, str):
+        return ""
+    for line in manage_py.splitlines():
+        if line.lstrip().startswith("#"):
+            continue
+        match = _SETTINGS_DEFAULT_RE.search(line)
+        if match and _MODULE_RE.fullmatch(match.group(3)):
+            return match.group(3)
+    return ""
+
+
+def _exception_line(lines):
+    """The exception that ended the last traceback: the first unindented line after its frames."""
+    starts = [index for index, line in enumerate(lines) if line.strip() == _TRACEBACK]
+    if not starts:
+        return None
+    for line in lines[starts[-1] + 1:]:
+        if line.strip() and not line[0].isspace():
+            return line.strip()
+    return None
+
+
+def _cause(lines):
+    exception = _exception_line(lines)
+    if exception:
+        return exception
+    for pattern in (_PIP_ERROR_RE, _CHECK_LINE_RE):
+        found = next((line.strip() for line in lines if pattern.match(line)), None)
+        if found:
+            return found
+    # Python without a traceback (SystemExit text, a CommandError) ends with its message.
+    return next((line.strip() for line in reversed(lines) if line.strip()), "")
+
+
+def failure_cause(result, tail_lines=TAIL_LINES):
+    """A failed task's result as one message: its cause on the first line, then the output's tail.
+
+    stderr is read first (Python and pip write their errors there), then
+    stdout, then the task's own msg.
+    """
+    result = result if isinstance(result, dict) else {}
+    text = ""
+    for key in ("stderr", "stdout", "msg"):
+        value = result.get(key)
+        if isinstance(value, str) and value.strip():
+            text = value
+            break
+    lines = [line[:LINE_WIDTH] for line in text.replace("\r\n", "\n").split("\n")]
+    while lines and not lines[-1].strip():
+        lines.pop()
+    if not lines:
+        return "(the step failed without output)"
+    cause = _cause(lines)
+    tail = lines[-int(tail_lines):]
+    if len(tail) == 1 and tail[0].strip() == cause:
+        return cause
+    return "\n".join([cause, "", "The output's end:"] + tail)
+
+
+class FilterModule:
+    """Deploy filters of hardening.stack."""
+
+    def filters(self):
+        return {
+            "django_settings_module": django_settings_module,
+            "failure_cause": failure_cause,
+        }

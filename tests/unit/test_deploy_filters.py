@@ -1,0 +1,101 @@
+"""plugins/filter/deploy.py: the settings module a project's manage.py names, and a failed step's
+cause put first."""
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1].parent
+SPEC = importlib.util.spec_from_file_location("deploy_filters", ROOT / "plugins" / "filter" / "deploy.py")
+deploy = importlib.util.module_from_spec(SPEC)
+SPEC.loader.exec_module(deploy)
+
+STARTPROJECT = '''#!/usr/bin/env python
+"""Django's command-line utility for administrative tasks."""
+import os
+import sys
+
+
+def main():
+    """Run administrative tasks."""
+    os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'mysite.settings')
+    try:
+        from django.core.management import execute_from_command_line
+    except ImportError as exc:
+        raise ImportError("Couldn't import Django.") from exc
+    execute_from_command_line(sys.argv)
+'''
+
+
+@pytest.mark.parametrize("text,module", [
+    (STARTPROJECT, "mysite.settings"),
+    ('os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")\n', "config.settings.production"),
+    ("os.environ.setdefault( 'DJANGO_SETTINGS_MODULE' , 'a_b.c' )", "a_b.c"),
+    # Commented out, not a module name, a mismatched quote, none at all, not text.
+    ("# os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'old.settings')\n", ""),
+    ("os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'x; import os')", ""),
+    ("os.environ.setdefault('DJANGO_SETTINGS_MODULE\", 'x.settings')", ""),
+    ("os.environ['DJANGO_SETTINGS_MODULE'] = 'forced.settings'", ""),
+    (None, ""),
+])
+def test_the_settings_module_manage_py_names(text, module):
+    assert deploy.django_settings_module(text) == module
+
+
+def test_the_settings_module_of_a_generated_project(tmp_path):
+    """What `django-admin startproject` (this environment's Django) writes, read by the filter."""
+    subprocess.run([sys.executable, "-m", "django", "startproject", "mysite", str(tmp_path)], check=True)
+    assert deploy.django_settings_module((tmp_path / "manage.py").read_text()) == "mysite.settings"
+
+
+def traceback_of(code: str) -> str:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False).stderr
+
+
+def test_an_exception_comes_first_not_the_traceback_top():
+    stderr = traceback_of("import importlib\n"
+                          "def load():\n    importlib.import_module('mysite.missing_settings')\nload()")
+    message = deploy.failure_cause({"stderr": stderr, "stdout": "ignored", "msg": "non-zero return code"})
+    first = message.splitlines()[0]
+    assert first == "ModuleNotFoundError: No module named 'mysite'"
+    assert "Traceback (most recent call last):" in message  # the tail follows
+
+
+def test_a_chained_exception_gives_the_last_one():
+    stderr = traceback_of("try:\n    import no_such_module_here\nexcept ImportError as e:\n"
+                          "    raise RuntimeError('django_app_csp is set: add django-csp') from e")
+    assert deploy.failure_cause({"stderr": stderr}).splitlines()[0] == "RuntimeError: django_app_csp is set: " \
+                                                                       "add django-csp"
+
+
+def test_pips_error_comes_first():
+    stderr = ("Collecting Django==9.9\n"
+              "ERROR: Could not find a version that satisfies the requirement Django==9.9 (from versions: 5.2)\n"
+              "ERROR: No matching distribution found for Django==9.9\n")
+    assert deploy.failure_cause({"stderr": stderr}).splitlines()[0].startswith(
+        "ERROR: Could not find a version that satisfies the requirement Django==9.9")
+
+
+def test_the_first_failed_system_check_comes_first():
+    stderr = ("SystemCheckError: System check identified some issues:\n\nWARNINGS:\n"
+              "?: (security.W018) You should not have DEBUG set to True in deployment.\n\n"
+              "System check identified 1 issue (0 silenced).\n")
+    assert deploy.failure_cause({"stderr": stderr}).splitlines()[0] == \
+        "?: (security.W018) You should not have DEBUG set to True in deployment."
+
+
+def test_other_output_ends_with_its_cause_and_is_kept_short():
+    lines = [f"line {n}" for n in range(100)]
+    message = deploy.failure_cause({"stderr": "", "stdout": "\n".join(lines) + "\n\n"}, tail_lines=5)
+    assert message.splitlines()[0] == "line 99"
+    assert message.splitlines()[-5:] == lines[-5:] and "line 90" not in message
+
+
+def test_a_task_message_alone_and_no_output_at_all():
+    assert deploy.failure_cause({"msg": "Destination directory does not exist"}) == \
+        "Destination directory does not exist"
+    assert deploy.failure_cause({}) == "(the step failed without output)"
+    assert deploy.failure_cause("not a result") == "(the step failed without output)"

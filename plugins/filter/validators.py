@@ -29,6 +29,7 @@ file by path, without Ansible or the collection installed.
 
 import ipaddress
 import json
+import os.path
 import re
 import urllib.parse
 
@@ -907,6 +908,50 @@ def banner_errors(value, name, max_length=2000):
     return errors
 
 
+_SQL_NAME_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def certificate_names_errors(value, name):
+    """Errors for a certificate's subjectAltNames: IP addresses (no CIDR) or DNS names, at least one."""
+    def check(entry, where):
+        if isinstance(entry, str) and _is_ip(entry):
+            return []
+        problem = _hostname_problem(entry)
+        return [f"{where} {_show(entry)} is neither an IP address nor a DNS name ({problem})"] if problem else []
+
+    return _each(value, name, check, min_items=1, what="IP addresses or DNS names")
+
+
+def outside_errors(value, name, inside, why):
+    """Errors for a controller path that must not lie within the directory inside (symlinks resolved)."""
+    if not isinstance(value, str) or not value.startswith(("/", "~")):
+        return [f"{name} must be an absolute path on the controller, got {_show(value)}"]
+    path = os.path.realpath(os.path.expanduser(value))
+    root = os.path.realpath(inside)
+    if path == root or path.startswith(root.rstrip("/") + "/"):
+        return [f"{name} ({value}) is inside {root}: {why}"]
+    return []
+
+
+def sql_name_errors(value, name):
+    """Errors for a PostgreSQL database or role name the roles create: lower case, digits, _ (<= 63)."""
+    if not isinstance(value, str) or not _SQL_NAME_RE.fullmatch(value):
+        return [f"{name} must be a lower-case SQL name (a-z, digits, _; not starting with a digit; "
+                f"at most 63 characters), got {_show(value)}"]
+    return []
+
+
+def password_errors(value, name, min_length=16):
+    """Errors for a generated or vaulted password: text of at least min_length, no whitespace."""
+    if not isinstance(value, str) or value == "":
+        return [f"{name} is not set: put a random password of at least {min_length} characters in the vault"]
+    if len(value) < min_length:
+        return [f"{name} has {len(value)} characters (at least {min_length}: put a random one in the vault)"]
+    if any(char.isspace() for char in value):
+        return [f"{name} must not hold spaces or line breaks"]
+    return []
+
+
 FILTERS = {
     "sysctl_proc_path": sysctl_proc_path,
     "sysctl_unknown_errors": sysctl_unknown_errors,
@@ -954,6 +999,10 @@ FILTERS = {
     "systemd_size_errors": systemd_size_errors,
     "login_defs_errors": login_defs_errors,
     "banner_errors": banner_errors,
+    "certificate_names_errors": certificate_names_errors,
+    "outside_errors": outside_errors,
+    "sql_name_errors": sql_name_errors,
+    "password_errors": password_errors,
 }
 
 

@@ -21,6 +21,9 @@ LAYERS = {
     "host_baseline": {"host_baseline"},
     "ssh_hardening": {"ssh_hardening"},
     "ufw": {"ufw"},
+    # The database's certificate comes from internal_tls, imported by postgresql.
+    "db": {"postgresql", "internal_tls"},
+    "postgresql": {"postgresql", "internal_tls"},
     "app": {"django_app"},
     "django_app": {"django_app"},
     "web": {"nginx", "certbot"},
@@ -36,7 +39,8 @@ def roles_with_tasks(tags: str | None) -> set[str]:
 
 
 def test_without_tags_every_role_runs():
-    assert roles_with_tasks(None) == {"host_baseline", "ssh_hardening", "ufw", "django_app", "nginx", "certbot"}
+    assert roles_with_tasks(None) == {"host_baseline", "ssh_hardening", "ufw", "postgresql", "internal_tls",
+                                      "django_app", "nginx", "certbot"}
 
 
 @pytest.mark.parametrize("tag", sorted(LAYERS))
@@ -63,6 +67,8 @@ CONCERNS = {
     "nginx_install": ("nginx", "Install nginx, logrotate and openssl", "Rotate nginx's logs"),
     "nginx_config": ("nginx", "Rotate nginx's logs", "Obtain the certificate"),
     "nginx_sandbox": ("nginx", "Sandbox nginx.service with a systemd drop-in", "Rotate nginx's logs"),
+    "postgresql_backups": ("postgresql", "Enable the backup timer",
+                           "Make the app's role (SCRAM password, no other rights)"),
     "certbot_renewal": ("certbot", "Enable Debian's renewal timer", "Decide whether certbot must be asked"),
     "certbot_certificate": ("certbot", "Decide whether certbot must be asked", "Enable Debian's renewal timer"),
 }
@@ -101,7 +107,7 @@ def test_a_concern_tag_runs_only_its_concern(tag):
 
 
 def task_names(path: pathlib.Path) -> list[str]:
-    """Names of the tasks in a task file, blocks opened, imports and includes left out."""
+    """Names of the tasks in a task file, blocks opened, imports (of tasks and roles) and includes left out."""
     names = []
 
     def walk(tasks):
@@ -109,7 +115,7 @@ def task_names(path: pathlib.Path) -> list[str]:
             if "block" in task:
                 # --list-tasks shows a block's tasks, not its rescue or always part.
                 walk(task["block"])
-            elif not any(key.endswith(("import_tasks", "include_tasks")) for key in task):
+            elif not any(key.endswith(("import_tasks", "include_tasks", "import_role")) for key in task):
                 names.append(task["name"])
 
     walk(yaml.safe_load(path.read_text()))

@@ -681,3 +681,37 @@ def test_sysctl_keys_the_kernel_lacks_are_named():
         "host_baseline_sysctl: net.ipv4.tcp_syncookie is not known to this kernel "
         "(no /proc/sys/net/ipv4/tcp_syncookie): a typo, or its module is not loaded"]
     assert v.sysctl_unknown_errors({}, "host_baseline_sysctl", {}) == []
+
+
+# --- the fleet's database and its CA -----------------------------------------
+
+def test_certificate_names():
+    assert v.certificate_names_errors(["10.0.0.5", "fd00::5", "db.internal", "db"], "n") == []
+    for bad in ([], ["10.0.0.0/24"], ["*.internal"], ["https://db"], [""], "10.0.0.5"):
+        assert_names(v.certificate_names_errors(bad, "n"), "n")
+
+
+def test_outside_errors_refuses_the_checkout_and_what_lies_in_it(tmp_path):
+    inside = tmp_path / "repo"
+    (inside / "sub").mkdir(parents=True)
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "link").symlink_to(inside / "sub")
+    why = "keep it out"
+    assert v.outside_errors(str(tmp_path / "elsewhere" / "ca"), "ca_dir", str(inside), why) == []
+    assert v.outside_errors(str(tmp_path / "repository-ca"), "ca_dir", str(inside), why) == []
+    for bad in (inside, inside / "sub" / "ca", tmp_path / "link" / "ca"):
+        errors = v.outside_errors(str(bad), "ca_dir", str(inside), why)
+        assert_names(errors, "ca_dir")
+        assert why in errors[0]
+    assert_names(v.outside_errors("relative/ca", "ca_dir", str(inside), why), "ca_dir")
+
+
+def test_sql_names_and_passwords():
+    assert v.sql_name_errors("exampleapp_2", "db") == []
+    for bad in ("", "2app", "App", "a-b", "a" * 64, 5, "a;drop"):
+        assert_names(v.sql_name_errors(bad, "db"), "db")
+    assert v.password_errors("x" * 16, "pw") == []
+    for bad in ("", None, "x" * 15, "x" * 16 + " y"):
+        assert_names(v.password_errors(bad, "pw"), "pw")
+    # The message never shows the password itself.
+    assert "secret-value" not in " ".join(v.password_errors("secret-value", "pw"))

@@ -1,0 +1,183 @@
+"""The fleet's database as the app host and an outsider meet it: the app's role reaches its
+database over TLS 1.3 with a certificate and name it verifies; plain connections, wrong
+passwords, other roles and other databases are refused; the test machine cannot reach the port;
+a backup restores what was destroyed. Both platforms (PostgreSQL 15 and 17)."""
+
+import json
+import os
+import socket
+import uuid
+
+import pytest
+import testinfra
+import yaml
+
+from testlib import assert_check_mode_clean, recap_changes, run_playbook
+
+SCENARIO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONVERGE = os.path.join(SCENARIO, "converge.yml")
+PREFIX = os.environ.get("TESTBED_PREFIX_POSTGRESQL", "21")
+DB_HOSTS = {"bookworm": f"10.89.{PREFIX}.11", "trixie": f"10.89.{PREFIX}.12"}
+DATABASE = USER = "exampleapp"
+CA = "/etc/hardening-tls/ca.crt"
+STATE = ("sha256sum /etc/postgresql/*/main/pg_hba.conf /etc/postgresql/*/main/conf.d/50-hardening.conf"
+         " /etc/postgresql-backup.json; ufw status")
+
+# The db hosts are the tests' hosts; the client is reached by name below.
+testinfra_hosts = [f"ansible://postgresql-{name}" for name in DB_HOSTS]
+
+
+def password() -> str:
+    with open(os.path.join(SCENARIO, "group_vars", "all", "scenario.yml"), encoding="utf-8") as handle:
+        return yaml.safe_load(handle)["db_password"]
+
+
+@pytest.fixture(scope="module")
+def client():
+    """The app host, with a password file per db host (a password never on a command line)."""
+    host = testinfra.get_host("podman://postgresql-client")
+    for name, address in DB_HOSTS.items():
+        for kind, secret in (("good", password()), ("wrong", password() + "-wrong")):
+            path = f"/root/.pgpass-{kind}"
+            host.run(f"touch {path} && chmod 600 {path}")
+            line = f"{address}:5432:*:*:{secret}"
+            host.run(f"grep -qxF '{line}' {path} || echo '{line}' >> {path}")
+    return host
+
+
+def release(host) -> str:
+    return "bookworm" if "bookworm" in host.backend.get_hostname() else "trixie"
+
+
+def psql(client, address: str, sql: str, *, user: str = USER, database: str = DATABASE,
+         sslmode: str = "verify-full", passfile: str = "good", host_name: str = ""):
+    """Run sql on the app host as a libpq client would connect (host_name: the name it verifies)."""
+    target = f"host={host_name} hostaddr={address}" if host_name else f"host={address}"
+    return client.run(
+        f"PGPASSFILE=/root/.pgpass-{passfile} PGCONNECT_TIMEOUT=5 psql -XAtq "
+        f"'{target} port=5432 dbname={database} user={user} sslmode={sslmode} sslrootcert={CA}' "
+        f"-c \"{sql}\"")
+
+
+def superuser(host, sql: str) -> str:
+    """sql as postgres on the db host (root maps to it through pg_ident.conf)."""
+    return host.check_output(f"psql -XAtq -U postgres -d {DATABASE} -c \"{sql}\"")
+
+
+def test_the_app_connects_over_tls_13_verifying_the_certificate_and_name(host, client):
+    result = psql(client, DB_HOSTS[release(host)],
+                  "SELECT ssl, version, current_user FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+    assert result.rc == 0, result.stderr
+    assert result.stdout.strip() == "t|TLSv1.3|exampleapp"
+
+
+def test_a_certificate_for_another_name_is_not_accepted(host, client):
+    result = psql(client, DB_HOSTS[release(host)], "SELECT 1", host_name="db.wrong.example")
+    assert result.rc != 0
+    assert "does not match host name" in result.stderr, result.stderr
+
+
+def test_a_connection_without_tls_is_refused(host, client):
+    result = psql(client, DB_HOSTS[release(host)], "SELECT 1", sslmode="disable")
+    assert result.rc != 0
+    assert "no encryption" in result.stderr, result.stderr
+
+
+def test_a_wrong_password_is_refused(host, client):
+    result = psql(client, DB_HOSTS[release(host)], "SELECT 1", passfile="wrong")
+    assert result.rc != 0
+    assert "password authentication failed" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("user,database", [("postgres", "postgres"), ("postgres", DATABASE),
+                                           (USER, "postgres"), (USER, "template1")])
+def test_other_roles_and_databases_are_refused_over_the_network(host, client, user, database):
+    result = psql(client, DB_HOSTS[release(host)], "SELECT 1", user=user, database=database)
+    assert result.rc != 0
+    assert "rejects connection" in result.stderr, result.stderr
+
+
+def test_the_port_is_unreachable_from_outside_the_app_hosts(host):
+    """The test machine sits on the network's gateway: UFW drops it, though the server listens."""
+    with pytest.raises(OSError):
+        socket.create_connection((DB_HOSTS[release(host)], 5432), timeout=3).close()
+    listening = host.check_output("ss -Hltn 'sport = :5432' | awk '{print $4}'").split()
+    assert sorted(listening) == sorted(
+        {"127.0.0.1:5432", f"{DB_HOSTS[release(host)]}:5432"} | ({"[::1]:5432"} & set(listening)))
+
+
+def test_passwords_are_stored_as_scram_verifiers(host):
+    stored = superuser(host, f"SELECT rolpassword FROM pg_authid WHERE rolname = '{USER}'")
+    assert stored.startswith("SCRAM-SHA-256$")
+    assert superuser(host, "SHOW password_encryption") == "scram-sha-256"
+
+
+def test_debian_postgresql_of_the_release(host):
+    assert superuser(host, "SHOW server_version_num")[:2] == {"bookworm": "15", "trixie": "17"}[release(host)]
+
+
+def test_check_mode_is_clean_on_the_converged_hosts(host):
+    if release(host) != "bookworm":
+        pytest.skip("one run covers every host")
+    assert_check_mode_clean(CONVERGE, hosts=3)
+
+
+BAD = [
+    ("short password", {"db_password": "short"}, "postgresql_password has 5 characters"),
+    ("schedule systemd cannot read", {"postgresql_backup_schedule": "at three"}, "postgresql_backup_schedule"),
+    ("CA key in the repository", {"internal_ca_dir": os.path.join(os.path.dirname(os.path.dirname(SCENARIO)),
+                                                                  "ca")}, "internal_tls_ca_dir"),
+]
+
+
+@pytest.mark.parametrize("extra,needle", [case[1:] for case in BAD], ids=[case[0] for case in BAD])
+def test_bad_input_fails_before_any_change(host, extra, needle):
+    if release(host) != "bookworm":
+        pytest.skip("one platform suffices: validation is controller-side")
+    # Every host: the db play's clients are the app host's facts.
+    before = host.check_output(STATE)
+    result = run_playbook(CONVERGE, "-e", json.dumps(extra))
+    assert result.returncode != 0, result.stdout[-2000:]
+    assert needle in result.stdout, result.stdout[-2000:]
+    assert set(recap_changes(result.stdout).values()) == {0}, result.stdout[-2000:]
+    assert host.check_output(STATE) == before
+
+
+@pytest.mark.disruptive
+def test_a_backup_restores_data_destroyed_after_it(host, client):
+    address = DB_HOSTS[release(host)]
+    entry = f"entry-{uuid.uuid4().hex}"
+    made = psql(client, address, "CREATE TABLE IF NOT EXISTS guestbook (text text); "
+                                 f"INSERT INTO guestbook VALUES ('{entry}')")
+    assert made.rc == 0, made.stderr
+    # The timer's own unit (sandboxed, as postgres) makes the backup.
+    host.check_output("systemctl start postgresql-backup.service")
+    assert host.service("postgresql-backup.timer").is_enabled
+    listed = host.check_output("postgresql-backup list").splitlines()
+    assert listed and listed[0].endswith("exampleapp"), listed
+    backup_dir = "/var/backups/postgresql/" + listed[0].split("\t")[0]
+    assert host.file(backup_dir).user == "postgres" and host.file(backup_dir).mode == 0o700
+
+    assert psql(client, address, "DROP TABLE guestbook").rc == 0
+    assert "does not exist" in psql(client, address, "SELECT text FROM guestbook").stderr
+
+    restored = host.run("postgresql-backup restore exampleapp")
+    assert restored.rc == 0, restored.stderr
+    back = psql(client, address, "SELECT text FROM guestbook")
+    assert entry in back.stdout.split(), back.stderr
+
+
+@pytest.mark.disruptive
+def test_the_hook_gets_each_new_backup_for_an_off_host_copy(host):
+    settings = json.loads(host.file("/etc/postgresql-backup.json").content_string)
+    settings["hook"] = 'cp -r "$BACKUP_DIR" /var/backups/postgresql/offsite-copy'
+    host.run("rm -rf /var/backups/postgresql/offsite-copy")
+    host.check_output(f"echo '{json.dumps(settings)}' > /tmp/hook.json && chmod 644 /tmp/hook.json")
+    made = host.check_output("POSTGRESQL_BACKUP_CONFIG=/tmp/hook.json postgresql-backup run --label hook-test")
+    assert made.endswith("-hook-test")
+    assert host.file("/var/backups/postgresql/offsite-copy/exampleapp.dump").exists
+    settings["hook"] = "exit 3"
+    host.check_output(f"echo '{json.dumps(settings)}' > /tmp/hook.json")
+    failed = host.run("POSTGRESQL_BACKUP_CONFIG=/tmp/hook.json postgresql-backup run")
+    assert failed.rc != 0 and "hook (off-host copy) failed" in failed.stderr
+    host.run("rm -rf /var/backups/postgresql/offsite-copy /tmp/hook.json")

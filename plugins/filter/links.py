@@ -1,0 +1,66 @@
+# Copyright: the hardening.stack authors. MIT License.
+"""Filters of the fleet's private links (roles internal_tls and postgresql,
+playbooks/vars/app.yml).
+
+- `subject_alt_name(name)`: a certificate name as a subjectAltName entry,
+  `IP:10.0.0.5` for an address, `DNS:db.internal` for a name.
+- `network(address)`: an address or CIDR as a CIDR (`10.0.0.5/32`), as
+  pg_hba.conf wants it.
+- `firewall_rules_from(addresses, port, comment)`: one UFW rule (role ufw's
+  `ufw_rules` form) per address admitting it to a TCP port.
+- `postgres_url(host, port, database, user, password, ca_file)`: the
+  DATABASE_URL an app host uses, password percent-encoded, TLS required with
+  the server's certificate and name verified against the fleet's CA.
+
+Pure Python (standard library): tests/unit/test_links_filters.py loads this
+file by path.
+"""
+
+import ipaddress
+import urllib.parse
+
+
+def subject_alt_name(name):
+    """IP:ADDRESS for an IP address, DNS:NAME otherwise."""
+    try:
+        return f"IP:{ipaddress.ip_address(name)}"
+    except ValueError:
+        return f"DNS:{name}"
+
+
+def network(address):
+    """The address or CIDR as a CIDR: a single address gets /32 (IPv4) or /128 (IPv6)."""
+    return str(ipaddress.ip_network(str(address).strip(), strict=True))
+
+
+def firewall_rules_from(addresses, port, comment):
+    """[{port, proto: tcp, from: ADDRESS, comment}] for each address, in order, without repeats."""
+    rules = []
+    for address in addresses:
+        rule = {"port": int(port), "proto": "tcp", "from": str(address), "comment": comment}
+        if rule not in rules:
+            rules.append(rule)
+    return rules
+
+
+def postgres_url(host, port, database, user, password, ca_file):
+    """postgres://USER:PASSWORD@HOST:PORT/DB?sslmode=verify-full&sslrootcert=CA."""
+    try:
+        netloc_host = f"[{ipaddress.ip_address(host)}]" if ipaddress.ip_address(host).version == 6 else host
+    except ValueError:
+        netloc_host = host
+    credentials = f"{urllib.parse.quote(user, safe='')}:{urllib.parse.quote(password, safe='')}"
+    query = urllib.parse.urlencode({"sslmode": "verify-full", "sslrootcert": ca_file}, safe="/")
+    return f"postgres://{credentials}@{netloc_host}:{int(port)}/{urllib.parse.quote(database, safe='')}?{query}"
+
+
+class FilterModule:
+    """Filters of the fleet's private links."""
+
+    def filters(self):
+        return {
+            "subject_alt_name": subject_alt_name,
+            "network": network,
+            "firewall_rules_from": firewall_rules_from,
+            "postgres_url": postgres_url,
+        }

@@ -1,0 +1,47 @@
+"""plugins/filter/links.py: certificate names, pg_hba networks, firewall rules and the
+DATABASE_URL the app hosts are given."""
+
+import importlib.util
+import urllib.parse
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEC = importlib.util.spec_from_file_location("links_filters", ROOT / "plugins" / "filter" / "links.py")
+links = importlib.util.module_from_spec(SPEC)
+SPEC.loader.exec_module(links)
+
+
+def test_subject_alt_names_tell_addresses_from_names():
+    assert links.subject_alt_name("10.0.0.5") == "IP:10.0.0.5"
+    assert links.subject_alt_name("fd00::5") == "IP:fd00::5"
+    assert links.subject_alt_name("db.internal") == "DNS:db.internal"
+
+
+def test_networks_for_pg_hba():
+    assert links.network("10.0.0.5") == "10.0.0.5/32"
+    assert links.network("fd00::5") == "fd00::5/128"
+    assert links.network("10.0.1.0/24") == "10.0.1.0/24"
+
+
+def test_one_firewall_rule_per_address_without_repeats():
+    rules = links.firewall_rules_from(["10.0.0.11", "10.0.0.12", "10.0.0.11"], "5432", "postgresql")
+    assert rules == [{"port": 5432, "proto": "tcp", "from": "10.0.0.11", "comment": "postgresql"},
+                     {"port": 5432, "proto": "tcp", "from": "10.0.0.12", "comment": "postgresql"}]
+    assert links.firewall_rules_from([], 5432, "x") == []
+
+
+def test_the_database_url_encodes_the_password_and_requires_verified_tls():
+    url = links.postgres_url("10.0.0.20", 5432, "app", "app", "p@ss:w/rd?#%", "/etc/hardening-tls/ca.crt")
+    parts = urllib.parse.urlsplit(url)
+    assert parts.scheme == "postgres"
+    assert urllib.parse.unquote(parts.password) == "p@ss:w/rd?#%"
+    assert (parts.hostname, parts.port, parts.path) == ("10.0.0.20", 5432, "/app")
+    assert urllib.parse.parse_qs(parts.query) == {"sslmode": ["verify-full"],
+                                                  "sslrootcert": ["/etc/hardening-tls/ca.crt"]}
+    six = links.postgres_url("fd00::20", "5432", "app", "app", "pw", "/ca.crt")
+    assert urllib.parse.urlsplit(six).hostname == "fd00::20" and "@[fd00::20]:5432/" in six
+
+
+def test_filters_are_exported():
+    assert set(links.FilterModule().filters()) == {"subject_alt_name", "network", "firewall_rules_from",
+                                                   "postgres_url"}

@@ -1,6 +1,6 @@
 # Copyright: the hardening.stack authors. MIT License.
 """Filters of the fleet's private links (roles internal_tls and postgresql,
-playbooks/vars/app.yml).
+playbooks/vars/base.yml).
 
 - `subject_alt_name(name)`: a certificate name as a subjectAltName entry,
   `IP:10.0.0.5` for an address, `DNS:db.internal` for a name.
@@ -9,7 +9,7 @@ playbooks/vars/app.yml).
 - `firewall_rules_from(addresses, port, comment)`: one UFW rule (role ufw's
   `ufw_rules` form) per address admitting it to a TCP port.
 - `postgres_url(host, port, database, user, password, ca_file)`: the
-  DATABASE_URL an app host uses, password percent-encoded, TLS required with
+  DATABASE_URL for an app host (for the app's wiring, still to come in #20), password percent-encoded, TLS required with
   the server's certificate and name verified against the fleet's CA.
 
 Pure Python (standard library): tests/unit/test_links_filters.py loads this

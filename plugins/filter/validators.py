@@ -933,12 +933,39 @@ def outside_errors(value, name, inside, why):
     return []
 
 
+# pg_hba.conf keywords, and the names PostgreSQL itself owns: a database or
+# role with one of these would widen or hijack the one rule that admits the app.
+_SQL_RESERVED = ("all", "sameuser", "samerole", "samegroup", "replication", "postgres", "template0",
+                 "template1", "public", "none")
+
+
 def sql_name_errors(value, name):
-    """Errors for a PostgreSQL database or role name the roles create: lower case, digits, _ (<= 63)."""
+    """Errors for a PostgreSQL database or role name the roles create: lower case, digits, _ (<= 63),
+    not a pg_hba.conf keyword, not PostgreSQL's own (postgres, template0/1, pg_*)."""
     if not isinstance(value, str) or not _SQL_NAME_RE.fullmatch(value):
         return [f"{name} must be a lower-case SQL name (a-z, digits, _; not starting with a digit; "
                 f"at most 63 characters), got {_show(value)}"]
+    if value in _SQL_RESERVED or value.startswith("pg_"):
+        return [f"{name} {_show(value)} is a pg_hba.conf keyword or one of PostgreSQL's own names: choose "
+                "the app's own name"]
     return []
+
+
+def listen_address_errors(value, name):
+    """Errors for the addresses a server listens on besides localhost: this host's unicast IP
+    addresses, at least one; never a wildcard (0.0.0.0, ::) or loopback."""
+    def check(entry, where):
+        try:
+            address = ipaddress.ip_address(str(entry).strip())
+        except ValueError:
+            return [f"{where} {_show(entry)} is not an IP address"]
+        if address.is_unspecified:
+            return [f"{where} {_show(entry)} would listen on every interface: give the private address"]
+        if address.is_loopback or address.is_multicast:
+            return [f"{where} {_show(entry)} is not a host's own private address (localhost is always included)"]
+        return []
+
+    return _each(value, name, check, min_items=1, what="IP addresses")
 
 
 def password_errors(value, name, min_length=16):
@@ -1002,6 +1029,7 @@ FILTERS = {
     "certificate_names_errors": certificate_names_errors,
     "outside_errors": outside_errors,
     "sql_name_errors": sql_name_errors,
+    "listen_address_errors": listen_address_errors,
     "password_errors": password_errors,
 }
 

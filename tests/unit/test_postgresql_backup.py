@@ -55,13 +55,21 @@ def test_list_shows_name_size_and_databases(directory, capsys):
 ])
 def test_restore_refuses_unknown_databases_and_backups(directory, capsys, database, name, message):
     with pytest.raises(SystemExit):
-        backup.restore({"directory": str(directory), "databases": ["app"]}, database, name)
+        backup.restore({"directory": str(directory), "databases": {"app": "app"}}, database, name)
     assert message in capsys.readouterr().err
 
 
 def test_a_bad_label_is_refused_before_anything_is_made(directory, capsys):
     with pytest.raises(SystemExit):
-        backup.run({"directory": str(directory), "databases": ["app"], "keep": 3, "hook": ""}, "Bad Label")
+        backup.run({"directory": str(directory), "databases": {"app": "app"}, "keep": 3, "hook": ""}, "Bad Label")
     assert "--label" in capsys.readouterr().err
     assert backup.backups(str(directory)) == sorted(NAMES, reverse=True)
 
+
+
+def test_one_run_at_a_time_holds_the_lock(directory):
+    with backup.locked(str(directory)):
+        with pytest.raises(SystemExit):
+            backup.locked(str(directory))
+    # Released: the next run gets it.
+    backup.locked(str(directory)).close()

@@ -708,8 +708,15 @@ def test_outside_errors_refuses_the_checkout_and_what_lies_in_it(tmp_path):
 
 def test_sql_names_and_passwords():
     assert v.sql_name_errors("exampleapp_2", "db") == []
-    for bad in ("", "2app", "App", "a-b", "a" * 64, 5, "a;drop"):
+    for bad in ("", "2app", "App", "a-b", "a" * 64, 5, "a;drop", "all", "sameuser", "replication", "postgres",
+                "template1", "pg_monitor"):
         assert_names(v.sql_name_errors(bad, "db"), "db")
+
+
+def test_listen_addresses():
+    assert v.listen_address_errors(["10.0.0.5", "fd00::5"], "listen") == []
+    for bad in ([], ["0.0.0.0"], ["::"], ["127.0.0.1"], ["::1"], ["db.internal"], ["10.0.0.0/24"], "10.0.0.5"):
+        assert_names(v.listen_address_errors(bad, "listen"), "listen")
     assert v.password_errors("x" * 16, "pw") == []
     for bad in ("", None, "x" * 15, "x" * 16 + " y"):
         assert_names(v.password_errors(bad, "pw"), "pw")

@@ -6,13 +6,14 @@ a backup restores what was destroyed. Both platforms (PostgreSQL 15 and 17)."""
 import json
 import os
 import socket
+import subprocess
 import uuid
 
 import pytest
 import testinfra
 import yaml
 
-from testlib import assert_check_mode_clean, recap_changes, run_playbook
+from testlib import assert_check_mode_clean, changed_tasks, recap_changes, run_playbook
 
 SCENARIO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONVERGE = os.path.join(SCENARIO, "converge.yml")
@@ -20,6 +21,8 @@ PREFIX = os.environ.get("TESTBED_PREFIX_POSTGRESQL", "21")
 DB_HOSTS = {"bookworm": f"10.89.{PREFIX}.11", "trixie": f"10.89.{PREFIX}.12"}
 DATABASE = USER = "exampleapp"
 CA = "/etc/hardening-tls/ca.crt"
+ENV = dict(os.environ, CONTAINERS_CONF=os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "testbed",
+                                                    "containers.conf"))
 STATE = ("sha256sum /etc/postgresql/*/main/pg_hba.conf /etc/postgresql/*/main/conf.d/50-hardening.conf"
          " /etc/postgresql-backup.json; ufw status")
 
@@ -34,14 +37,12 @@ def password() -> str:
 
 @pytest.fixture(scope="module")
 def client():
-    """The app host, with a password file per db host (a password never on a command line)."""
+    """The app host, with a password file per kind (written through stdin: never on a command line)."""
     host = testinfra.get_host("podman://postgresql-client")
-    for name, address in DB_HOSTS.items():
-        for kind, secret in (("good", password()), ("wrong", password() + "-wrong")):
-            path = f"/root/.pgpass-{kind}"
-            host.run(f"touch {path} && chmod 600 {path}")
-            line = f"{address}:5432:*:*:{secret}"
-            host.run(f"grep -qxF '{line}' {path} || echo '{line}' >> {path}")
+    for kind, secret in (("good", password()), ("wrong", password() + "-wrong")):
+        lines = "".join(f"{address}:5432:*:*:{secret}\n" for address in DB_HOSTS.values())
+        subprocess.run(["podman", "exec", "-i", "postgresql-client", "sh", "-c",
+                        f"umask 077 && cat > /root/.pgpass-{kind}"], input=lines, text=True, check=True, env=ENV)
     return host
 
 
@@ -50,12 +51,12 @@ def release(host) -> str:
 
 
 def psql(client, address: str, sql: str, *, user: str = USER, database: str = DATABASE,
-         sslmode: str = "verify-full", passfile: str = "good", host_name: str = ""):
+         sslmode: str = "verify-full", passfile: str = "good", host_name: str = "", extra: str = ""):
     """Run sql on the app host as a libpq client would connect (host_name: the name it verifies)."""
     target = f"host={host_name} hostaddr={address}" if host_name else f"host={address}"
     return client.run(
         f"PGPASSFILE=/root/.pgpass-{passfile} PGCONNECT_TIMEOUT=5 psql -XAtq "
-        f"'{target} port=5432 dbname={database} user={user} sslmode={sslmode} sslrootcert={CA}' "
+        f"'{target} port=5432 dbname={database} user={user} sslmode={sslmode} sslrootcert={CA} {extra}' "
         f"-c \"{sql}\"")
 
 
@@ -69,6 +70,12 @@ def test_the_app_connects_over_tls_13_verifying_the_certificate_and_name(host, c
                   "SELECT ssl, version, current_user FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
     assert result.rc == 0, result.stderr
     assert result.stdout.strip() == "t|TLSv1.3|exampleapp"
+
+
+def test_tls_older_than_1_3_is_refused(host, client):
+    result = psql(client, DB_HOSTS[release(host)], "SELECT 1", extra="ssl_max_protocol_version=TLSv1.2")
+    assert result.rc != 0
+    assert "protocol version" in result.stderr or "unsupported protocol" in result.stderr, result.stderr
 
 
 def test_a_certificate_for_another_name_is_not_accepted(host, client):
@@ -158,13 +165,19 @@ def test_a_backup_restores_data_destroyed_after_it(host, client):
     backup_dir = "/var/backups/postgresql/" + listed[0].split("\t")[0]
     assert host.file(backup_dir).user == "postgres" and host.file(backup_dir).mode == 0o700
 
-    assert psql(client, address, "DROP TABLE guestbook").rc == 0
+    # Destroyed after the backup: the table dropped, another one made.
+    assert psql(client, address, "DROP TABLE guestbook; CREATE TABLE later (x int)").rc == 0
     assert "does not exist" in psql(client, address, "SELECT text FROM guestbook").stderr
 
     restored = host.run("postgresql-backup restore exampleapp")
     assert restored.rc == 0, restored.stderr
     back = psql(client, address, "SELECT text FROM guestbook")
     assert entry in back.stdout.split(), back.stderr
+    assert "does not exist" in psql(client, address, "SELECT x FROM later").stderr
+    # Restored as the owner: the tables are the app's, and the data before it was kept.
+    assert superuser(host, "SELECT tableowner FROM pg_tables WHERE tablename = 'guestbook'") == USER
+    assert host.check_output("postgresql-backup list").splitlines()[0].split("\t")[0].endswith("-pre-restore")
+    assert superuser(host, "SELECT count(*) FROM pg_database WHERE datname LIKE 'exampleapp_%'") == "0"
 
 
 @pytest.mark.disruptive
@@ -173,11 +186,28 @@ def test_the_hook_gets_each_new_backup_for_an_off_host_copy(host):
     settings["hook"] = 'cp -r "$BACKUP_DIR" /var/backups/postgresql/offsite-copy'
     host.run("rm -rf /var/backups/postgresql/offsite-copy")
     host.check_output(f"echo '{json.dumps(settings)}' > /tmp/hook.json && chmod 644 /tmp/hook.json")
-    made = host.check_output("POSTGRESQL_BACKUP_CONFIG=/tmp/hook.json postgresql-backup run --label hook-test")
+    as_postgres = "runuser -u postgres -- env POSTGRESQL_BACKUP_CONFIG=/tmp/hook.json postgresql-backup run"
+    # root never takes the settings from its caller's environment: no hook ran.
+    host.check_output("POSTGRESQL_BACKUP_CONFIG=/tmp/hook.json postgresql-backup run")
+    assert not host.file("/var/backups/postgresql/offsite-copy").exists
+    made = host.check_output(f"{as_postgres} --label hook-test")
     assert made.endswith("-hook-test")
     assert host.file("/var/backups/postgresql/offsite-copy/exampleapp.dump").exists
     settings["hook"] = "exit 3"
     host.check_output(f"echo '{json.dumps(settings)}' > /tmp/hook.json")
-    failed = host.run("POSTGRESQL_BACKUP_CONFIG=/tmp/hook.json postgresql-backup run")
+    failed = host.run(as_postgres)
     assert failed.rc != 0 and "hook (off-host copy) failed" in failed.stderr
     host.run("rm -rf /var/backups/postgresql/offsite-copy /tmp/hook.json")
+
+
+@pytest.mark.disruptive
+def test_a_file_the_server_has_not_read_since_it_changed_is_loaded_by_the_next_run(host):
+    """As after a run that stopped between writing pg_hba.conf and its reload."""
+    if release(host) != "bookworm":
+        pytest.skip("one run covers every host")
+    loaded = superuser(host, "SELECT pg_conf_load_time()")
+    host.check_output("touch /etc/postgresql/15/main/pg_hba.conf")
+    result = run_playbook(CONVERGE)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "Reload for files changed since the server last read them" in changed_tasks(result.stdout)
+    assert superuser(host, "SELECT pg_conf_load_time()") != loaded

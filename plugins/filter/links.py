@@ -8,16 +8,12 @@ playbooks/vars/base.yml).
   pg_hba.conf wants it.
 - `firewall_rules_from(addresses, port, comment)`: one UFW rule (role ufw's
   `ufw_rules` form) per address admitting it to a TCP port.
-- `postgres_url(host, port, database, user, password, ca_file)`: the
-  DATABASE_URL for an app host (for the app's wiring, still to come in #20), password percent-encoded, TLS required with
-  the server's certificate and name verified against the fleet's CA.
 
 Pure Python (standard library): tests/unit/test_links_filters.py loads this
 file by path.
 """
 
 import ipaddress
-import urllib.parse
 
 
 def subject_alt_name(name):
@@ -43,17 +39,6 @@ def firewall_rules_from(addresses, port, comment):
     return rules
 
 
-def postgres_url(host, port, database, user, password, ca_file):
-    """postgres://USER:PASSWORD@HOST:PORT/DB?sslmode=verify-full&sslrootcert=CA."""
-    try:
-        netloc_host = f"[{ipaddress.ip_address(host)}]" if ipaddress.ip_address(host).version == 6 else host
-    except ValueError:
-        netloc_host = host
-    credentials = f"{urllib.parse.quote(user, safe='')}:{urllib.parse.quote(password, safe='')}"
-    query = urllib.parse.urlencode({"sslmode": "verify-full", "sslrootcert": ca_file}, safe="/")
-    return f"postgres://{credentials}@{netloc_host}:{int(port)}/{urllib.parse.quote(database, safe='')}?{query}"
-
-
 class FilterModule:
     """Filters of the fleet's private links."""
 
@@ -62,5 +47,4 @@ class FilterModule:
             "subject_alt_name": subject_alt_name,
             "network": network,
             "firewall_rules_from": firewall_rules_from,
-            "postgres_url": postgres_url,
         }

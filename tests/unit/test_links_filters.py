@@ -1,8 +1,6 @@
-"""plugins/filter/links.py: certificate names, pg_hba networks, firewall rules and the
-DATABASE_URL the app hosts are given."""
+"""plugins/filter/links.py: certificate names, pg_hba networks and firewall rules."""
 
 import importlib.util
-import urllib.parse
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,18 +28,5 @@ def test_one_firewall_rule_per_address_without_repeats():
     assert links.firewall_rules_from([], 5432, "x") == []
 
 
-def test_the_database_url_encodes_the_password_and_requires_verified_tls():
-    url = links.postgres_url("10.0.0.20", 5432, "app", "app", "p@ss:w/rd?#%", "/etc/hardening-tls/ca.crt")
-    parts = urllib.parse.urlsplit(url)
-    assert parts.scheme == "postgres"
-    assert urllib.parse.unquote(parts.password) == "p@ss:w/rd?#%"
-    assert (parts.hostname, parts.port, parts.path) == ("10.0.0.20", 5432, "/app")
-    assert urllib.parse.parse_qs(parts.query) == {"sslmode": ["verify-full"],
-                                                  "sslrootcert": ["/etc/hardening-tls/ca.crt"]}
-    six = links.postgres_url("fd00::20", "5432", "app", "app", "pw", "/ca.crt")
-    assert urllib.parse.urlsplit(six).hostname == "fd00::20" and "@[fd00::20]:5432/" in six
-
-
 def test_filters_are_exported():
-    assert set(links.FilterModule().filters()) == {"subject_alt_name", "network", "firewall_rules_from",
-                                                   "postgres_url"}
+    assert set(links.FilterModule().filters()) == {"subject_alt_name", "network", "firewall_rules_from"}

@@ -23,8 +23,9 @@ DATABASE = USER = "exampleapp"
 CA = "/etc/hardening-tls/ca.crt"
 ENV = dict(os.environ, CONTAINERS_CONF=os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "testbed",
                                                     "containers.conf"))
-STATE = ("sha256sum /etc/postgresql/*/main/pg_hba.conf /etc/postgresql/*/main/conf.d/50-hardening.conf"
-         " /etc/postgresql-backup.json; ufw status")
+# set -e: a file missing from the list fails the read instead of dropping out of the comparison.
+STATE = ("set -e; sha256sum /etc/postgresql/*/main/pg_hba.conf /etc/postgresql/*/main/conf.d/50-hardening-listen.conf"
+         " /etc/postgresql/*/main/conf.d/51-hardening.conf /etc/postgresql-backup.json; ufw status")
 
 # The db hosts are the tests' hosts; the client is reached by name below.
 testinfra_hosts = [f"ansible://postgresql-{name}" for name in DB_HOSTS]

@@ -697,6 +697,33 @@ def upstream_errors(value, name, min_items=1):
     return _each(value, name, check, min_items, "\"unix:/path/to.sock\" or HOST:PORT entries")
 
 
+def private_link_errors(value, name):
+    """Errors for the ends of the plain-HTTP link between nginx and gunicorn ("" or unix:/path,
+    HOST:PORT, or a list of them): an IP address there must not be a public (global) one.
+
+    That link carries passwords and session cookies in clear, and gunicorn believes the
+    X-Forwarded-* headers on it; on a public address they would cross the provider's network.
+    A host name cannot be judged without DNS and is left to the inventory."""
+    def check(entry, where):
+        if not isinstance(entry, str) or entry == "" or entry.startswith("unix:"):
+            return []
+        host = entry.rpartition(":")[0].strip("[]") if ":" in entry else entry
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return []
+        if not address.is_global:
+            return []
+        return [f"{where} {_show(entry)} is a public address: the plain HTTP between nginx and gunicorn "
+                "(passwords, session cookies, the forwarded headers gunicorn trusts) would cross the "
+                "provider's network. Set private_address on each host to its private network's address "
+                "(a VPC, VLAN or WireGuard interface)"]
+
+    if _is_list(value):
+        return [error for index, entry in enumerate(value) for error in check(entry, f"{name}[{index}]")]
+    return check(value, name)
+
+
 def _network_problem(value, allow_any=False, ipv6=True):
     text = str(value).strip() if isinstance(value, str) else None
     if text is None:
@@ -1016,6 +1043,7 @@ FILTERS = {
     "duration_errors": duration_errors,
     "bind_errors": bind_errors,
     "upstream_errors": upstream_errors,
+    "private_link_errors": private_link_errors,
     "network_errors": network_errors,
     "allowed_sources_errors": allowed_sources_errors,
     "firewall_rule_errors": firewall_rule_errors,

@@ -722,3 +722,17 @@ def test_listen_addresses():
         assert_names(v.password_errors(bad, "pw"), "pw")
     # The message never shows the password itself.
     assert "secret-value" not in " ".join(v.password_errors("secret-value", "pw"))
+
+
+def test_the_plain_http_link_stays_on_private_addresses():
+    private = ["", "unix:/run/app/app.sock", "10.0.0.5:8000", "172.16.3.4:8000", "192.168.1.2:8000",
+               "100.64.0.7:8000", "[fd00::5]:8000", "127.0.0.1:8000", "app1.internal:8000"]
+    for good in private:
+        assert v.private_link_errors(good, "bind") == [], good
+    assert v.private_link_errors(private, "upstreams") == []
+    for bad in ("8.8.8.8:8000", "[2a00:1450::1]:8000"):
+        errors = v.private_link_errors(bad, "bind")
+        assert_names(errors, "bind")
+        assert "public address" in errors[0] and "private_address" in errors[0]
+    errors = v.private_link_errors(["10.0.0.5:8000", "1.1.1.1:8000"], "upstreams")
+    assert len(errors) == 1 and errors[0].startswith("upstreams[1] ")

@@ -25,6 +25,9 @@ BAD = [
     ("source that does not exist", {"django_app_source_path": "/nonexistent/project"}, "does not exist"),
     ("no socket and no TCP", {"django_app_socket": "", "django_app_tcp_bind": ""}, "django_app_socket"),
     ("SameSite None", {"django_app_cookie_samesite": "None"}, "django_app_cookie_samesite"),
+    # Nothing is sent to the address: the run fails before any change.
+    ("gunicorn on a public address", {"django_app_socket": "", "django_app_tcp_bind": "8.8.8.8:8000"},
+     "is a public address: the plain HTTP between nginx and gunicorn"),
     ("a token in the git URL", {"django_app_source_path": "",
                                 "django_app_source_git": "https://oauth2:s3cret@git.example.com/p.git"},
      "django_app_source_git carries a credential in its URL"),

@@ -197,8 +197,10 @@ STATE = (f"sha256sum /etc/nginx/nginx.conf /etc/nginx/sites-enabled/*.conf /etc/
     ({"nginx_tls_profile": "ultra"}, "nginx_tls_profile"),
     ({"nginx_hsts_max_age": "two years"}, "nginx_hsts_max_age"),
     ({"certbot_alert_webhook_url": "http://hooks.example/T0/secret-token"}, "certbot_alert_webhook_url must be an"),
+    # Nothing is sent to the address: the run fails before any change.
+    ({"nginx_upstream_servers": ["8.8.8.8:8000"]}, "is a public address: the plain HTTP between nginx and gunicorn"),
 ], ids=["no-domain", "invalid-domain", "email-missing", "plain-http-acme", "unknown-tls-profile", "hsts-not-int",
-        "webhook-in-clear"])
+        "webhook-in-clear", "public-upstream"])
 def test_bad_input_fails_before_any_change(host, extra, needle):
     if "trixie" in host.backend.get_hostname():
         pytest.skip("input validation does not depend on the platform: checked on Debian 12 only")

@@ -235,7 +235,12 @@ def test_renewal_by_the_timer_unit_is_served_without_manual_reload(host, publish
 
 @pytest.mark.disruptive(order=2)
 def test_acme_outage_fails_clearly_keeps_serving_and_recovers(host, published, pebble_root):
+    """Debian 13 only (four runs, about 90 s a host): the failure message, the fallback to
+    the certificate nginx has and the new registration are the certbot role's, the same on
+    both releases; certbot itself obtains and renews on both (converge, the renewal test)."""
     name = host.backend.get_hostname()
+    if "trixie" not in name:
+        pytest.skip("the role's handling of a CA outage is checked on Debian 13 only")
     served = served_certificate(published["https"], cafile=pebble_root)
     expanded = json.dumps({"site_domains": [DOMAIN, f"www.{DOMAIN}"]})
     host.run_expect([0], "systemctl stop pebble.service")

@@ -35,7 +35,10 @@ def effective(host, keyword, address="192.0.2.7"):
 
 def only_on(host, platform):
     """Skip on the other platform: for account and sudo mechanics that do not differ
-    between Debian 12 and 13 (usermod, gpasswd, sudoers, authorized_keys), one
-    platform proves them and the scenario stays inside bin/test's time budget."""
+    between Debian 12 and 13 (usermod, gpasswd, sudoers, authorized_keys), and for
+    the refusals the role makes before it changes sshd (the drop-in scan, the
+    candidate's test login, the revoked login account), one platform proves them
+    and the scenario stays inside bin/test's time budget. What does differ (the
+    policy's algorithms, a port change with ssh.socket on Debian 13) runs on both."""
     if not host.backend.get_hostname().endswith(platform):
         pytest.skip(f"covered on {platform}: the mechanism does not differ between platforms")

@@ -5,6 +5,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -63,3 +64,23 @@ def container(command, check=True, stdin=None):
     """A shell command inside the sandbox container, as root (podman exec), stdin as given."""
     return subprocess.run(["podman", "exec", "-i", NAME, "sh", "-c", command], env=ENV, capture_output=True,
                           text=True, input=stdin or "", timeout=300, check=check)
+
+
+def awx_job(private_root, playbook_name="site.yml"):
+    """ansible-runner, as AWX runs a job: this checkout as the project, its sandbox
+    inventory, no prompts. Returns the runner's result and what it printed; a job
+    that UFW's limit turned away is tried once more after the window."""
+    import ansible_runner  # pylint: disable=import-outside-toplevel
+
+    def job():
+        # The runner's private data dir (artifacts, events) stays until the result is read.
+        private = tempfile.mkdtemp(dir=private_root)
+        result = ansible_runner.run(private_data_dir=private, project_dir=str(ROOT), playbook=playbook_name,
+                                    inventory=str(ROOT / "inventories" / "sandbox"), quiet=True,
+                                    envvars={"PATH": os.environ["PATH"], "ANSIBLE_NOCOLOR": "1"})
+        return result, result.stdout.read()
+    result, output = job()
+    if result.status != "successful" and (result.stats or {}).get("dark"):
+        time.sleep(UFW_LIMIT_WINDOW)
+        result, output = job()
+    return result, output

@@ -12,7 +12,6 @@ import socket
 import ssl
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -58,33 +57,6 @@ def test_https_serves_the_app_with_a_certificate_from_the_sandbox_ca(runs):
     head, _, body = answer.decode().partition("\r\n\r\n")
     assert head.startswith("HTTP/1.1 200"), head  # not Django's redirect to HTTPS: it saw HTTPS
     assert json.loads(body) == {"status": "ok"}
-
-
-def test_http_redirects_to_https(runs):
-    with socket.create_connection(("127.0.0.1", 8080), timeout=20) as raw:
-        raw.sendall(b"GET /guestbook/ HTTP/1.1\r\nHost: sandbox.test\r\nConnection: close\r\n\r\n")
-        head = raw.recv(65536).decode()
-    assert head.startswith("HTTP/1.1 301") and "Location: https://sandbox.test:8443/guestbook/\r\n" in head, head
-
-
-def test_site_yml_runs_as_awx_runs_it(runs, tmp_path):
-    """ansible-runner, as AWX runs a job: this checkout as the project, its sandbox
-    inventory, no prompts. On the converged sandbox it changes nothing."""
-    import ansible_runner  # pylint: disable=import-outside-toplevel
-
-    def job():
-        # The runner's private data dir (artifacts, events) stays until the result is read.
-        private = tempfile.mkdtemp(dir=tmp_path)
-        return ansible_runner.run(private_data_dir=private, project_dir=str(ROOT), playbook="site.yml",
-                                  inventory=str(ROOT / "inventories" / "sandbox"), quiet=True,
-                                  envvars={"PATH": os.environ["PATH"]})
-    result = job()
-    if result.status != "successful" and (result.stats or {}).get("dark"):
-        time.sleep(UFW_LIMIT_WINDOW)
-        result = job()
-    assert result.status == "successful" and result.rc == 0, result.stats
-    assert result.stats["ok"].get("sandbox", 0) > 50
-    assert result.stats["changed"].get("sandbox", 0) == 0, result.stats
 
 
 def test_a_role_runs_by_fqcn_from_the_built_collection(runs, tmp_path):

@@ -92,7 +92,7 @@ def test_login_posts_beyond_the_rate_get_429_from_nginx(runs):
     statuses = [page("/admin/login/", method="POST", body="").status for _ in range(15)]
     assert statuses.count(429) >= 4 and set(statuses) <= {403, 429}, statuses  # 403: Django's CSRF refusal
     assert page("/admin/login/").status == 200  # the form itself is never limited
-    time.sleep(13)  # two POSTs allowed again, for the module's other login tests
+    time.sleep(13)  # two POSTs allowed again, for whatever logs in next (test_own_project.py's admin)
 
 
 def test_the_deploy_check_is_clean_on_the_releases_django(runs):

@@ -28,7 +28,7 @@ def _podman_or_ansible_host(config, inventory, host, **kwargs):
     exec` into the same container does it in a fraction of that; host.ansible()
     still goes through Ansible, and other connections keep testinfra's choice."""
     hostvars = inventory.get("_meta", {}).get("hostvars", {}).get(host, {})
-    if hostvars.get("ansible_connection") in ("podman", "containers.podman.podman"):
+    if hostvars.get("ansible_connection") in ("podman", "containers.podman.podman", "testbed_podman"):
         return testinfra.get_host(f"podman://{hostvars.get('ansible_host', host)}")
     return _ansible_host(config, inventory, host, **kwargs)
 

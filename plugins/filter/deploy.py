@@ -9,6 +9,14 @@ say why a build step failed.
   itself first (Python's exception line, pip's ERROR line, the first failed
   system check), then the tail that led to it. A traceback's top (the frames)
   is never what a user needs first.
+- `previous_release(ready, live)`: the release a rollback returns to, the
+  newest complete release completed before the live one, from "MTIME PATH"
+  lines (find's `%T@ %h` of each release's ready marker); "" when there is
+  none, or the live release is not among them.
+- `releases_to_delete(ready, present, keep, live)`: what a deploy prunes,
+  every incomplete release (a failed build) and the complete ones beyond the
+  newest KEEP by completion time, never LIVE. Failed builds do not count
+  towards KEEP: they would push out the releases a rollback needs.
 
 Pure Python (standard library): tests/unit/test_deploy_filters.py loads this
 file by path.
@@ -93,6 +101,39 @@ def failure_cause(result, tail_lines=TAIL_LINES):
     return "\n".join([cause, "", "The output's end:"] + tail)
 
 
+def _completed(ready):
+    """{release path: completion time} from "MTIME PATH" lines."""
+    completed = {}
+    for line in ready:
+        stamp, _, path = line.strip().partition(" ")
+        if path:
+            completed[path.rstrip("/")] = float(stamp)
+    return completed
+
+
+def previous_release(ready, live):
+    """The newest complete release completed before LIVE ("" if none).
+
+    Completion time, not the name, orders releases: names are content hashes.
+    """
+    completed = _completed(ready)
+    live = live.rstrip("/")
+    if live not in completed:
+        return ""
+    older = [(stamp, path) for path, stamp in completed.items() if stamp < completed[live]]
+    return max(older)[1] if older else ""
+
+
+def releases_to_delete(ready, present, keep, live):
+    """The release directories a deploy deletes, in path order (see the module's docstring)."""
+    completed = _completed(ready)
+    newest_first = sorted(completed, key=lambda path: completed[path], reverse=True)
+    stale = set(newest_first[int(keep):])
+    stale.update(path.rstrip("/") for path in present if path.strip() and path.rstrip("/") not in completed)
+    stale.discard(live.rstrip("/"))
+    return sorted(stale)
+
+
 class FilterModule:
     """Deploy filters of hardening.stack."""
 
@@ -100,4 +141,6 @@ class FilterModule:
         return {
             "django_settings_module": django_settings_module,
             "failure_cause": failure_cause,
+            "previous_release": previous_release,
+            "releases_to_delete": releases_to_delete,
         }

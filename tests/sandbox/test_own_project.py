@@ -12,8 +12,11 @@ names Django only: gunicorn, django-csp and django-axes come from the role.
    (mysite/settings/production.py importing base), no module variables: it
    deploys, CSP enforced.
 (A project whose settings import fails is one of molecule/django_app's
-failed deploys.) The example is deployed again at the end (its release is still there, so the
-switch back builds nothing).
+failed deploys.)
+3. playbooks/rollback.yml, three times: back to the first project, back to the
+   example, then refused (nothing was completed before the example) with
+   nothing changed. Should a rollback fail, site.yml deploys the example again
+   at the end (its release is still there, so that builds nothing).
 """
 
 import json
@@ -94,9 +97,14 @@ def deploys(runs, tmp_path_factory):
                                json.dumps({"app_source_path": str(settings_in_a_package(root / "package"))}))
     done["package_release"] = live_release()
     done["package_page"] = get("/admin/login/")
+    for step in ("to_plain", "to_example", "refused"):
+        done[step] = playbook("playbooks/rollback.yml")
+        done[f"{step}_release"] = live_release()
+    done["example_page"] = get("/")
     yield done
-    back = playbook("site.yml", *ONLY_THE_APP)
-    assert back.returncode == 0, back.stdout[-3000:]
+    if live_release() != example:
+        back = playbook("site.yml", *ONLY_THE_APP)
+        assert back.returncode == 0, back.stdout[-3000:]
     assert live_release() == example
     container(f"{APP}-manage shell --command \"from django.contrib.auth import get_user_model; "
               f"get_user_model().objects.filter(username='{ADMIN}').delete()\"")
@@ -178,3 +186,17 @@ def test_settings_in_a_package_deploy_with_no_module_variables_and_csp_enforced(
     page = deploys["package_page"]
     assert page.status == 200 and page.getheader("Content-Security-Policy-Report-Only") is None
     assert "script-src 'self'" in page.getheader("Content-Security-Policy")
+
+
+def test_the_rollback_playbook_goes_back_one_release_at_a_time_then_refuses(deploys):
+    for step, release in (("to_plain", deploys["plain_release"]), ("to_example", deploys["example"])):
+        run = deploys[step]
+        assert run.returncode == 0 and recap(run.stdout)["failed"] == 0, run.stdout[-3000:]
+        assert deploys[f"{step}_release"] == release
+    # The example's page renders: its own static manifest is back (the projects' collects wrote none).
+    assert deploys["example_page"].status == 200
+    refused = deploys["refused"]
+    assert refused.returncode != 0
+    # Whitespace collapsed: the YAML callback may wrap the message.
+    assert "no complete release of exampleapp was completed before the live one" in " ".join(refused.stdout.split())
+    assert deploys["refused_release"] == deploys["example"]

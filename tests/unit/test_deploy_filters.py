@@ -99,3 +99,45 @@ def test_a_task_message_alone_and_no_output_at_all():
         "Destination directory does not exist"
     assert deploy.failure_cause({}) == "(the step failed without output)"
     assert deploy.failure_cause("not a result") == "(the step failed without output)"
+
+
+READY = ["1700000300.5 /srv/app/releases/c3", "1700000100.0 /srv/app/releases/a1",
+         "1700000200.25 /srv/app/releases/b2"]
+
+
+@pytest.mark.parametrize("live, previous", [
+    ("/srv/app/releases/c3", "/srv/app/releases/b2"),
+    # After one rollback the live release is no longer the newest: the next goes further back.
+    ("/srv/app/releases/b2", "/srv/app/releases/a1"),
+    ("/srv/app/releases/b2/", "/srv/app/releases/a1"),
+])
+def test_the_previous_release_is_the_one_completed_before_the_live_one(live, previous):
+    assert deploy.previous_release(READY, live) == previous
+
+
+@pytest.mark.parametrize("ready, live", [
+    (READY, "/srv/app/releases/a1"),          # the oldest kept: nothing before it
+    (READY, "/srv/app/releases/unfinished"),  # the live one has no ready marker
+    ([], "/srv/app/releases/a1"),
+    (READY + [""], ""),                       # no live release at all
+])
+def test_no_previous_release(ready, live):
+    assert deploy.previous_release(ready, live) == ""
+
+
+PRESENT = ["/srv/app/releases/a1", "/srv/app/releases/b2", "/srv/app/releases/c3",
+           "/srv/app/releases/failed1", "/srv/app/releases/failed2"]
+
+
+def test_failed_builds_are_deleted_and_do_not_push_out_complete_releases():
+    # Four failed deploys after a1 and b2 once pushed a1 out (keep 3 counted every directory).
+    assert deploy.releases_to_delete(READY, PRESENT, 3, "/srv/app/releases/c3") == [
+        "/srv/app/releases/failed1", "/srv/app/releases/failed2"]
+
+
+def test_complete_releases_beyond_keep_go_oldest_first_and_never_the_live_one():
+    assert deploy.releases_to_delete(READY, PRESENT[:3], 2, "/srv/app/releases/c3") == ["/srv/app/releases/a1"]
+    assert deploy.releases_to_delete(READY, PRESENT[:3], 1, "/srv/app/releases/c3") == [
+        "/srv/app/releases/a1", "/srv/app/releases/b2"]
+    # Live after a rollback, and the oldest: kept all the same.
+    assert deploy.releases_to_delete(READY, PRESENT[:3], 1, "/srv/app/releases/a1") == ["/srv/app/releases/b2"]

@@ -138,23 +138,25 @@ def test_the_web_roles_argument_specs_run_in_the_web_play_before_any_change():
 
 
 def test_list_tasks_shows_every_role_task():
-    """Every task of site.yml's roles, and of their audit entry point (tasks/controls.yml)
-    in the audit playbook's listing."""
+    """Every task of site.yml's roles, of their audit entry point (tasks/controls.yml)
+    in the audit playbook's listing, and of django_app's rollback in the rollback playbook's."""
     listed = {(role, name) for role, name, _ in listed_tasks(None)}
-    audited = {(role, name) for role, name, _ in listed_tasks(None, AUDIT)}
+    other_playbooks = {"controls.yml": {(role, name) for role, name, _ in listed_tasks(None, AUDIT)},
+                       "rollback.yml": {(role, name) for role, name, _ in listed_tasks(None, ROLLBACK)}}
     missing = []
     for path in sorted((ROOT / "roles").glob("*/tasks/*.yml")):
         relative = str(path.relative_to(ROOT / "roles"))
         if relative in DYNAMIC:
             continue
         role = relative.split("/")[0]
-        shown = audited if path.name == "controls.yml" else listed
+        shown = other_playbooks.get(path.name, listed)
         missing += [f"{relative}: {name}" for name in task_names(path)
                     if (role, name) not in shown and not re.search(r"\{\{", name)]
     assert not missing, missing
 
 
 AUDIT = "playbooks/audit.yml"
+ROLLBACK = "playbooks/rollback.yml"
 AUDIT_LAYERS = {
     "audit_baseline": {"host_baseline"}, "audit_ssh": {"ssh_hardening"}, "audit_firewall": {"ufw"},
     "audit_app": {"django_app"}, "audit_web": {"nginx", "certbot"},

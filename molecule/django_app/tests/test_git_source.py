@@ -3,7 +3,8 @@ only, see molecule.yml).
 
 The repository is served by the container's own sshd to a `git` account
 (git-shell) that admits one deploy key. It is made from the example project
-with another heading on its home page, which shows which release answers."""
+with another heading on its home page, which shows which release answers, and
+another line in its stylesheet (test_rollback.py)."""
 
 import os
 import shlex
@@ -26,9 +27,10 @@ command -v git >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -
 rm -rf /tmp/src /srv/git {KEY} {KEY}.pub
 cp -a --no-preserve=ownership $(readlink -f {BASE}/current) /tmp/src
 cd /tmp/src
-rm -rf venv .django_app_ready production_settings.py
+rm -rf venv .django_app_ready .static-manifest.json production_settings.py
 find . -name __pycache__ -prune -exec rm -rf {{}} +
 sed -i 's|<h1>Example app</h1>|<h1>Example app git-v2</h1>|' templates/home.html
+printf '/* git-v2 */\n' >> static/exampleapp/style.css
 git init -q -b main . && git add -A && git -c user.name=t -c user.email=t@t commit -qm v2 && git tag v2
 id git >/dev/null 2>&1 || useradd --system --home-dir /srv/git --shell /usr/bin/git-shell git
 mkdir -p /srv/git/.ssh

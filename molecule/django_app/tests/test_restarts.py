@@ -11,7 +11,7 @@ import pytest
 
 from helpers import SERVICE, wait_for_health
 
-pytestmark = pytest.mark.disruptive(order=3)
+pytestmark = pytest.mark.disruptive(order=4)
 
 
 def main_pid(host) -> int:

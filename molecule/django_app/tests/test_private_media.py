@@ -33,7 +33,7 @@ def test_a_private_file_needs_the_apps_permission(host, published):
     # Strangers: sent to the login page by the app; the internal prefix is not a URL at all.
     anonymous = request(port, f"/private/{name}")
     assert anonymous.status == 302 and "/accounts/login/" in anonymous.getheader("Location")
-    for path in (f"/_private_media/{name}", f"/media/../private-media/{name}", f"/private/../../etc/passwd"):
+    for path in (f"/_private_media/{name}", f"/media/../private-media/{name}", "/private/../../etc/passwd"):
         assert b"confidential" not in request(port, path).body, path
     assert request(port, f"/_private_media/{name}").status == 404
 

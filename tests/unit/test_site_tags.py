@@ -21,11 +21,12 @@ LAYERS = {
     "host_baseline": {"host_baseline"},
     "ssh_hardening": {"ssh_hardening"},
     "ufw": {"ufw"},
-    # The database's certificate comes from internal_tls, imported by postgresql.
-    "db": {"postgresql", "internal_tls"},
-    "postgresql": {"postgresql", "internal_tls"},
-    "app": {"django_app"},
-    "django_app": {"django_app"},
+    # The database's certificate comes from internal_tls, imported by postgresql;
+    # backups from role backup, imported by postgresql and django_app (SQLite).
+    "db": {"postgresql", "internal_tls", "backup"},
+    "postgresql": {"postgresql", "internal_tls", "backup"},
+    "app": {"django_app", "backup"},
+    "django_app": {"django_app", "backup"},
     "web": {"nginx", "certbot"},
     "nginx": {"nginx"},
     "certbot": {"certbot"},
@@ -39,7 +40,7 @@ def roles_with_tasks(tags: str | None) -> set[str]:
 
 
 def test_without_tags_every_role_runs():
-    assert roles_with_tasks(None) == {"host_baseline", "ssh_hardening", "ufw", "postgresql", "internal_tls",
+    assert roles_with_tasks(None) == {"host_baseline", "ssh_hardening", "ufw", "postgresql", "internal_tls", "backup",
                                       "django_app", "nginx", "certbot"}
 
 
@@ -61,14 +62,17 @@ CONCERNS = {
     "host_baseline_updates": ("host_baseline", "Enable and start apt's daily timers", "Write the audit rules"),
     "ufw_rules": ("ufw", "Add the declared rules", "Enable UFW now and at boot"),
     "ufw_policy": ("ufw", "Enable UFW now and at boot", "Add the declared rules"),
-    "django_app_install": ("django_app", "Create the app's directories", "Install the gunicorn service unit"),
-    "django_app_release": ("django_app", "Name the release", "Install the gunicorn service unit"),
-    "django_app_service": ("django_app", "Install the gunicorn service unit", "Name the release"),
+    # Every django_app concern validates its input, the backup settings' included (role backup).
+    "django_app_install": (("django_app", "backup"), "Create the app's directories", "Install the gunicorn service unit"),
+    "django_app_release": (("django_app", "backup"), "Name the release", "Install the gunicorn service unit"),
+    "django_app_service": (("django_app", "backup"), "Install the gunicorn service unit", "Name the release"),
     "nginx_install": ("nginx", "Install nginx, logrotate and openssl", "Rotate nginx's logs"),
     "nginx_config": ("nginx", "Rotate nginx's logs", "Obtain the certificate"),
     "nginx_sandbox": ("nginx", "Sandbox nginx.service with a systemd drop-in", "Rotate nginx's logs"),
-    "postgresql_backups": ("postgresql", "Enable the backup timer",
+    # Role backup's tasks, imported by postgresql and by django_app.
+    "postgresql_backups": (("postgresql", "backup"), "Enable the backup timer",
                            "Make the app's role (SCRAM password, no other rights)"),
+    "django_app_backups": (("django_app", "backup"), "Enable the backup timer", "Name the release"),
     "certbot_renewal": ("certbot", "Enable Debian's renewal timer", "Decide whether certbot must be asked"),
     "certbot_certificate": ("certbot", "Decide whether certbot must be asked", "Enable Debian's renewal timer"),
 }
@@ -98,9 +102,9 @@ def test_the_listing_selects_as_ansible_does():
 
 @pytest.mark.parametrize("tag", sorted(CONCERNS))
 def test_a_concern_tag_runs_only_its_concern(tag):
-    role, wanted, unwanted = CONCERNS[tag]
+    roles, wanted, unwanted = CONCERNS[tag]
     tasks = selected(tag)
-    assert {r for r, _ in tasks} == {role}
+    assert {r for r, _ in tasks} == ({roles} if isinstance(roles, str) else set(roles))
     names = {name for _, name in tasks}
     assert wanted in names
     assert unwanted not in names
@@ -159,7 +163,8 @@ AUDIT = "playbooks/audit.yml"
 ROLLBACK = "playbooks/rollback.yml"
 AUDIT_LAYERS = {
     "audit_baseline": {"host_baseline"}, "audit_ssh": {"ssh_hardening"}, "audit_firewall": {"ufw"},
-    "audit_app": {"django_app"}, "audit_web": {"nginx", "certbot"},
+    # The app's input checks include its backup settings' (role backup's validate).
+    "audit_app": {"django_app", "backup"}, "audit_web": {"nginx", "certbot"},
 }
 
 

@@ -77,3 +77,25 @@ def post_login_past_nginx(port: int, form: dict, user: str, password: str, patie
         if not (response.status == 429 and NGINX_LIMITED in response.body) or time.monotonic() > deadline:
             return response
         time.sleep(2)
+
+
+def signed_in(port: int, user: str, password: str) -> dict:
+    """A browser's headers once USER has logged in: session and CSRF cookies, Origin."""
+    form = login_form(port)
+    login = post_login_past_nginx(port, form, user, password)
+    assert login.status == 302, (login.status, login.body[:500])
+    jar = response_cookies(login)
+    csrf = jar["__Host-csrftoken"].value if "__Host-csrftoken" in jar else form["headers"]["Cookie"].split("=", 1)[1]
+    return {**form["headers"], "Cookie": f"__Host-sessionid={jar['__Host-sessionid'].value}; __Host-csrftoken={csrf}"}
+
+
+def guestbook(port: int, browser: dict) -> str:
+    page = request(port, "/guestbook/", headers=browser)
+    assert page.status == 200, (page.status, page.body[:500])
+    return page.body.decode()
+
+
+def sign_guestbook(port: int, browser: dict, text: str) -> None:
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', guestbook(port, browser)).group(1)
+    signed = request(port, "/guestbook/", "POST", browser, urlencode({"text": text, "csrfmiddlewaretoken": token}))
+    assert signed.status == 302, (signed.status, signed.body[:500])

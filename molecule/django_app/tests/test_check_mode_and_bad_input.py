@@ -8,7 +8,8 @@ from testlib import assert_check_mode_clean, assert_fails_before_any_change
 
 SCENARIO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STATE = ("readlink /srv/exampleapp/current; ls /srv/exampleapp/releases;"
-         " sha256sum /etc/exampleapp/env /etc/exampleapp/gunicorn.conf.py /etc/systemd/system/exampleapp-gunicorn.*;"
+         " sha256sum /etc/exampleapp/env /etc/exampleapp/gunicorn.conf.py /etc/systemd/system/exampleapp-gunicorn.*"
+         " /etc/exampleapp-backup.json /etc/systemd/system/exampleapp-backup.*;"
          " systemctl show -p MainPID exampleapp-gunicorn.service")
 
 
@@ -35,6 +36,8 @@ BAD = [
                                                      "django_app_source_git": "ssh://git@git.example.com/p.git",
                                                      "django_app_git_ssh_key": "not checked before this"},
      "django_app_git_known_hosts must be set"),
+    # Role backup's check, run with the app's own, names the app's variable.
+    ("no SQLite backup kept", {"django_app_backup_keep": 0}, "django_app_backup_keep"),
 ]
 
 

@@ -11,12 +11,13 @@ import shutil
 
 import pytest
 
-from helpers import BASE, home_page
+from helpers import APP, BASE, home_page
 from testlib import failure_message, run_playbook
 
 # Disruptive, and before test_git_source.py: each case expects release 1 live.
 pytestmark = pytest.mark.disruptive(order=1)
 
+BACKUP = f"/usr/local/sbin/{APP}-backup"
 SCENARIO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLE = os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "examples", "exampleapp")
 
@@ -70,6 +71,7 @@ def test_a_failed_deploy_keeps_the_live_release(host, published, tmp_path, kind,
         pytest.skip("failed deploys are exercised on Debian 12 only (see molecule.yml)")
     live = host.check_output(f"readlink {BASE}/current")
     assert "2-broken" not in home_page(published["https"])
+    backups = host.check_output(f"{BACKUP} list")
     result = run_playbook(os.path.join(SCENARIO, "bad_input.yml"), "--limit", name, "-e",
                           json.dumps({"django_app_source_path": broken_copy(tmp_path, kind), **extra}))
     assert result.returncode != 0, result.stdout[-3000:]
@@ -78,6 +80,10 @@ def test_a_failed_deploy_keeps_the_live_release(host, published, tmp_path, kind,
     assert needle in message[0], message[:8]
     assert any("was NOT switched in" in line for line in message) and step in result.stdout
     assert host.check_output(f"readlink {BASE}/current") == live
+    if kind == "migration":
+        # The data as it was before the migration that failed: backed up first (SQLite, role backup).
+        newest = host.check_output(f"{BACKUP} list").split("\n")[0]
+        assert newest.split("\t")[0].endswith("-pre-migrate") and newest not in backups
     assert "2-broken" not in home_page(published["https"])
     # The attempt's directory shows what was packed: the project, not the bait.
     attempt = host.check_output(f"ls -td {BASE}/releases/*/ | head -n 1").rstrip("/")

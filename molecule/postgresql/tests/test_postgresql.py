@@ -187,9 +187,9 @@ def test_the_hook_gets_each_new_backup_for_an_off_host_copy(host):
     settings["hook"] = 'cp -r "$BACKUP_DIR" /var/backups/postgresql/offsite-copy'
     host.run("rm -rf /var/backups/postgresql/offsite-copy")
     host.check_output(f"echo '{json.dumps(settings)}' > /tmp/hook.json && chmod 644 /tmp/hook.json")
-    as_postgres = "runuser -u postgres -- env POSTGRESQL_BACKUP_CONFIG=/tmp/hook.json postgresql-backup run"
+    as_postgres = "runuser -u postgres -- env BACKUP_CONFIG=/tmp/hook.json postgresql-backup run"
     # root never takes the settings from its caller's environment: no hook ran.
-    host.check_output("POSTGRESQL_BACKUP_CONFIG=/tmp/hook.json postgresql-backup run")
+    host.check_output("BACKUP_CONFIG=/tmp/hook.json postgresql-backup run")
     assert not host.file("/var/backups/postgresql/offsite-copy").exists
     made = host.check_output(f"{as_postgres} --label hook-test")
     assert made.endswith("-hook-test")

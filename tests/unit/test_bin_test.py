@@ -45,9 +45,16 @@ def test_a_run_removes_the_test_beds_leftovers_and_refuses_beside_a_live_run(tmp
     try:
         assert podman("create", "--name", left, *LIMITS, ours, "true").returncode == 0
         assert podman("create", "--name", other, *LIMITS, theirs, "true").returncode == 0
-        result = bin_test_function("claim_testbed", tmp_path, TESTBED_PIDFILE=str(pidfile), TESTBED_LABEL=label)
+        # Molecule's record of the removed containers goes too, or its create step would skip them.
+        state = tmp_path / "molecule-state"
+        (state / "molecule.AbCd.fleet").mkdir(parents=True)
+        (state / "molecule.AbCd.fleet" / "state.yml").write_text("created: true\n")
+        (state / "ansible-local-1").mkdir()
+        result = bin_test_function("claim_testbed", tmp_path, TESTBED_PIDFILE=str(pidfile), TESTBED_LABEL=label,
+                                   MOLECULE_STATE_ROOT=str(state))
         assert result.returncode == 0, result.stderr
         assert left in result.stdout
+        assert sorted(path.name for path in state.iterdir()) == ["ansible-local-1"]
         assert podman("container", "exists", left).returncode == 1
         assert podman("container", "exists", other).returncode == 0
         assert pidfile.read_text().strip().isdigit()
@@ -66,3 +73,19 @@ def test_a_run_removes_the_test_beds_leftovers_and_refuses_beside_a_live_run(tmp
     finally:
         podman("rm", "--force", left, other)
         podman("rmi", "--force", ours, theirs)
+
+
+def test_stages_side_by_side_are_each_counted_with_their_own_output_and_time(tmp_path):
+    """The slower stage is reported after the faster, failing one; each with its own log and time."""
+    script = (f'ROOT={tmp_path}; '
+              'start_side_by_side "slow" bash -c "sleep 2; echo slow-out"; '
+              'start_side_by_side "fails" bash -c "echo fails-out; exit 3"; '
+              'finish_side_by_side; echo "passed=$passed failed=$failed failures=${failures[*]}"; '
+              'printf "time: %s\\n" "${timings[@]}"')
+    result = bin_test_function(script, tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.index("==> slow") < out.index("slow-out") < out.index("==> fails") < out.index("fails-out")
+    assert "passed=1 failed=1 failures=fails" in out
+    assert "time: slow: passed in 2 s" in out
+    assert "time: fails: FAILED after 0 s" in out

@@ -2,11 +2,16 @@
 
 import importlib.util
 from pathlib import Path
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = importlib.util.spec_from_file_location("links_filters", ROOT / "plugins" / "filter" / "links.py")
 links = importlib.util.module_from_spec(SPEC)
 SPEC.loader.exec_module(links)
+VALIDATORS_SPEC = importlib.util.spec_from_file_location("validators_filters",
+                                                         ROOT / "plugins" / "filter" / "validators.py")
+validators = importlib.util.module_from_spec(VALIDATORS_SPEC)
+VALIDATORS_SPEC.loader.exec_module(validators)
 
 
 def test_subject_alt_names_tell_addresses_from_names():
@@ -29,4 +34,18 @@ def test_one_firewall_rule_per_address_without_repeats():
 
 
 def test_filters_are_exported():
-    assert set(links.FilterModule().filters()) == {"subject_alt_name", "network", "firewall_rules_from"}
+    assert set(links.FilterModule().filters()) == {"subject_alt_name", "network", "firewall_rules_from",
+                                                  "database_url"}
+
+
+def test_the_database_url_verifies_the_server_and_survives_any_password():
+    url = links.database_url("10.0.0.5", "5432", "shop", "shop", "p@ss:w/rd'%?&#", "/etc/hardening-tls/ca.crt")
+    assert url == ("postgres://shop:p%40ss%3Aw%2Frd%27%25%3F%26%23@10.0.0.5:5432/shop"
+                   "?sslmode=verify-full&sslrootcert=/etc/hardening-tls/ca.crt")
+    parts = urlsplit(url)
+    # What the production settings read back from it (templates/production_settings.py.j2).
+    assert (unquote(parts.username), unquote(parts.password), parts.hostname, parts.port) == (
+        "shop", "p@ss:w/rd'%?&#", "10.0.0.5", 5432)
+    assert dict(parse_qsl(parts.query)) == {"sslmode": "verify-full", "sslrootcert": "/etc/hardening-tls/ca.crt"}
+    assert validators.database_url_errors(url, "django_app_database_url") == []
+    assert links.database_url("fd00::5", 5432, "a", "b", "c", "/ca.crt").startswith("postgres://b:c@[fd00::5]:5432/a?")

@@ -23,9 +23,11 @@ LAYERS = {
     "ufw": {"ufw"},
     # The database's certificate comes from internal_tls, imported by postgresql;
     # backups from role backup, imported by postgresql and django_app (SQLite).
+    # The app hosts trust the fleet's CA (internal_tls) to verify the database.
     "db": {"postgresql", "internal_tls", "backup"},
     "postgresql": {"postgresql", "internal_tls", "backup"},
-    "app": {"django_app", "backup"},
+    "app": {"django_app", "backup", "internal_tls"},
+    "internal_tls": {"internal_tls"},
     "django_app": {"django_app", "backup"},
     "web": {"nginx", "certbot"},
     "nginx": {"nginx"},

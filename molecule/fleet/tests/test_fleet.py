@@ -1,37 +1,23 @@
 """The fleet as users meet it: HTTPS on the web host's published 127.0.0.1 port,
 spread over both app hosts, surviving the loss of one; the app port admits only
-the web host. Tests that stop a host are marked disruptive: they run last."""
+the web host. Tests that stop a host are marked disruptive: they run last.
+The shared database: test_database.py."""
 
 import json
 import os
 import re
 import socket
-import subprocess
 import time
 import uuid
 from urllib.parse import urlencode
 
 import pytest
-import testinfra
 
+from fleetlib import APP_PORT, DOMAIN, PROJECT, SCENARIO, address, fleet_host, guestbook, podman, sign_guestbook
 from testlib import assert_check_mode_clean, https_request, recap_changes, run_playbook
 
-# Requests go through the web host; the app hosts are reached by name below.
+# Requests go through the web host; the other hosts are reached by name (fleetlib.fleet_host).
 testinfra_hosts = ["ansible://fleet-web"]
-
-DOMAIN = "sandbox.test"
-APP_PORT = 8000
-SCENARIO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ENV = dict(os.environ, CONTAINERS_CONF=os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "testbed",
-                                                    "containers.conf"))
-
-
-def app_host(name: str):
-    return testinfra.get_host(f"ansible://fleet-{name}?ansible_inventory={os.environ['MOLECULE_INVENTORY_FILE']}")
-
-
-def address(host) -> str:
-    return host.interface("eth0").addresses[0]
 
 
 def health(published, pebble_root, query: str = "") -> dict:
@@ -44,7 +30,7 @@ def health(published, pebble_root, query: str = "") -> dict:
 def logged_requests(name: str, marker: str) -> int:
     """How many requests carrying marker the app host's gunicorn logged (0 when the host is down)."""
     try:
-        result = app_host(name).run(f"journalctl -q -o cat -u exampleapp-gunicorn.service | grep -c -F {marker}")
+        result = fleet_host(name).run(f"journalctl -q -o cat -u exampleapp-gunicorn.service | grep -c -F {marker}")
     except Exception:  # noqa: BLE001  (a stopped container cannot be asked)
         return 0
     return int(result.stdout.strip() or 0)
@@ -87,7 +73,7 @@ def test_a_failed_login_is_logged_with_the_client_address_not_the_web_hosts(host
                            cafile=pebble_root)
     assert answer.status == 200  # the form again: a failure, not yet a lockout
     client = host.check_output("grep -F 'POST /accounts/login/' /var/log/nginx/access.log | tail -n 1").split()[0]
-    logs = "".join(app_host(name).run(f"grep -F '{user}' /var/log/exampleapp/security.log").stdout
+    logs = "".join(fleet_host(name).run(f"grep -F '{user}' /var/log/exampleapp/security.log").stdout
                    for name in ("app1", "app2"))
     assert f'ip_address: "{client}"' in logs and client != address(host), logs
 
@@ -102,14 +88,14 @@ def test_static_files_are_served_by_the_web_host(host, published, pebble_root):
 
 def test_gunicorn_listens_on_the_private_address_only(host):
     for name in ("app1", "app2"):
-        app = app_host(name)
+        app = fleet_host(name)
         assert app.socket(f"tcp://{address(app)}:{APP_PORT}").is_listening
         assert not app.socket(f"tcp://0.0.0.0:{APP_PORT}").is_listening
         assert not app.file("/run/exampleapp-gunicorn.sock").exists
 
 
 def test_the_app_port_admits_the_web_host_only(host):
-    app1, app2 = app_host("app1"), app_host("app2")
+    app1, app2 = fleet_host("app1"), fleet_host("app2")
     probe = f"python3 -c \"import socket; socket.create_connection(('{address(app1)}', {APP_PORT}), timeout=3)\""
     assert host.run(probe).rc == 0, "the web host must reach gunicorn on app1"
     assert app2.run(probe).rc != 0, "another app host must not"
@@ -123,24 +109,25 @@ def test_the_app_port_admits_the_web_host_only(host):
 
 
 def test_the_app_hosts_share_one_secret_key():
-    keys = {app_host(name).check_output("grep ^DJANGO_SECRET_KEY= /etc/exampleapp/env") for name in ("app1", "app2")}
+    keys = {fleet_host(name).check_output("grep ^DJANGO_SECRET_KEY= /etc/exampleapp/env") for name in ("app1", "app2")}
     assert len(keys) == 1
 
 
 def test_check_mode_is_clean_on_the_converged_fleet():
-    assert_check_mode_clean(os.path.join(SCENARIO, "converge.yml"), hosts=3)
+    assert_check_mode_clean(os.path.join(SCENARIO, "converge.yml"), hosts=4)
 
 
 def test_the_audit_passes_on_every_host_of_the_fleet(pebble_root, tmp_path):
     """playbooks/audit.yml on the split topology (gunicorn on TCP behind one UFW rule,
-    nginx without the app): every control of all three hosts passes, nothing changes."""
-    result = run_playbook(os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "playbooks", "audit.yml"),
+    nginx without the app, PostgreSQL on its own host): every control of all four hosts
+    passes, nothing changes."""
+    result = run_playbook(os.path.join(PROJECT, "playbooks", "audit.yml"),
                           "-e", f"nginx_audit_ca_bundle={pebble_root}", "-e", f"audit_report_dir={tmp_path}")
     assert result.returncode == 0, result.stdout[-5000:]
     assert set(recap_changes(result.stdout).values()) == {0}
     report = json.loads((tmp_path / "audit.json").read_text())
     hosts = {host["host"]: {c["id"]: c["status"] for c in host["controls"]} for host in report["hosts"]}
-    assert set(hosts) == {"fleet-web", "fleet-app1", "fleet-app2"}
+    assert set(hosts) == {"fleet-web", "fleet-app1", "fleet-app2", "fleet-db"}
     assert {cid.split(".")[0] for cid in hosts["fleet-web"]} >= {"tls", "http", "nginx", "certbot", "ssh"}
     assert not any(cid.startswith("tls.") for cid in hosts["fleet-app1"])
     assert not any(cid.startswith("app.") for cid in hosts["fleet-web"])
@@ -149,18 +136,18 @@ def test_the_audit_passes_on_every_host_of_the_fleet(pebble_root, tmp_path):
                 if status == "fail"]
 
 
-def podman(*args: str) -> None:
-    subprocess.run(["podman", *args], env=ENV, check=True, capture_output=True, timeout=180)
-
-
 @pytest.mark.disruptive
-def test_requests_succeed_with_one_app_host_down(published, pebble_root):
+def test_requests_succeed_with_one_app_host_down(published, pebble_root, visitor):
+    """Every request lands on the app host left, and it serves what the site took before."""
+    text = f"entry before app2 stopped {uuid.uuid4().hex[:10]}"
+    sign_guestbook(published["https"], pebble_root, visitor, text)
     podman("stop", "--time", "10", "fleet-app2")
     try:
         start = time.monotonic()
         hosts = answering_hosts(published, pebble_root)
         assert set(hosts) == {"app1"}, hosts
         print(f"24 requests with app2 down: {time.monotonic() - start:.2f} s")
+        assert text in guestbook(published["https"], pebble_root, visitor)
     finally:
         podman("start", "fleet-app2")
     deadline = time.monotonic() + 120

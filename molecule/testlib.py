@@ -230,3 +230,18 @@ def assert_mozilla_intermediate(port: int, sni: str, cafile: str) -> None:
     assert re.search(r"Supplied CA file CA Store.*OK - Certificate is trusted", output), output[-3000:]
     assert f"127.0.0.1:{port}: OK - Compliant." in output, output[-3000:]
     assert result.returncode == 0, output[-3000:]
+
+
+def broken_migration(after: str) -> str:
+    """A migration file of the example app's guestbook that fails when it runs, after migration AFTER."""
+    return f'''from django.db import migrations
+
+
+def explode(apps, schema_editor):
+    raise RuntimeError("this migration fails on purpose")
+
+
+class Migration(migrations.Migration):
+    dependencies = [("guestbook", "{after}")]
+    operations = [migrations.RunPython(explode)]
+'''

@@ -12,7 +12,7 @@ import shutil
 import pytest
 
 from helpers import APP, BASE, home_page
-from testlib import failure_message, run_playbook
+from testlib import broken_migration, failure_message, run_playbook
 
 # Disruptive, and before test_git_source.py: each case expects release 1 live.
 pytestmark = pytest.mark.disruptive(order=1)
@@ -21,17 +21,7 @@ BACKUP = f"/usr/local/sbin/{APP}-backup"
 SCENARIO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLE = os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "examples", "exampleapp")
 
-BROKEN_MIGRATION = '''from django.db import migrations
-
-
-def explode(apps, schema_editor):
-    raise RuntimeError("this migration fails on purpose")
-
-
-class Migration(migrations.Migration):
-    dependencies = [("guestbook", "0001_initial")]
-    operations = [migrations.RunPython(explode)]
-'''
+BROKEN_MIGRATION = broken_migration("0001_initial")
 
 
 def broken_copy(tmp_path, kind: str) -> str:

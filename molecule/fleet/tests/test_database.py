@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from fleetlib import APP, DB_PORT, PROJECT, address, fleet_host, sign_guestbook, through_app
-from testlib import https_request, run_playbook
+from testlib import broken_migration, https_request, run_playbook
 
 testinfra_hosts = ["ansible://fleet-web"]
 
@@ -93,17 +93,7 @@ class Migration(migrations.Migration):
     ]
 '''
 
-BROKEN_MIGRATION = '''from django.db import migrations
-
-
-def explode(apps, schema_editor):
-    raise RuntimeError("this migration fails on purpose")
-
-
-class Migration(migrations.Migration):
-    dependencies = [("guestbook", "0002_migrationrun")]
-    operations = [migrations.RunPython(explode)]
-'''
+BROKEN_MIGRATION = broken_migration("0002_migrationrun")
 
 
 def source_with(tmp_path, migrations: dict) -> str:
@@ -117,8 +107,9 @@ def source_with(tmp_path, migrations: dict) -> str:
 
 
 def deploy(source: str):
-    """site.yml's app layer (facts of every host are gathered, as a real run does) from SOURCE."""
-    return run_playbook(SITE, "--tags", "app", "-e", json.dumps({"app_source_path": source}))
+    """A new release from SOURCE on the converged fleet: site.yml's release concern only (facts of
+    every host are gathered, as in any run; the packages, units and CA are in place)."""
+    return run_playbook(SITE, "--tags", "django_app_release", "-e", json.dumps({"app_source_path": source}))
 
 
 def live_releases() -> dict:

@@ -78,6 +78,19 @@ def test_a_failed_login_is_logged_with_the_client_address_not_the_web_hosts(host
     assert f'ip_address: "{client}"' in logs and client != address(host), logs
 
 
+def test_the_app_hosts_serve_django_6_with_its_own_csp(published, pebble_root):
+    """Debian 13's Django 6 sends the CSP from its own middleware (django-csp is not installed),
+    the web host's nginx adds the other headers once."""
+    response = https_request(published["https"], DOMAIN, "/", cafile=pebble_root)
+    assert response.status == 200
+    assert "frame-ancestors 'none'" in response.getheader("Content-Security-Policy")
+    assert response.getheader("X-Frame-Options") == "DENY"
+    for name in ("app1", "app2"):
+        packages = fleet_host(name).check_output(
+            "/srv/exampleapp/current/venv/bin/python -m pip list --format=freeze").lower()
+        assert "django==6." in packages and "django-csp" not in packages, (name, packages)
+
+
 def test_static_files_are_served_by_the_web_host(host, published, pebble_root):
     html = https_request(published["https"], DOMAIN, "/", cafile=pebble_root).body.decode()
     href = html.split('href="/static/', 1)[1].split('"', 1)[0]

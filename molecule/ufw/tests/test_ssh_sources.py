@@ -57,6 +57,10 @@ def test_ssh_reaches_the_host_only_from_the_allowed_sources(host, published):
     controller's rule, exactly as the ufw role declares it (the role adds no SSH rule and prunes
     the outsider's), the controller connects, and a re-run changes nothing."""
     port, name = published["ssh"], host.backend.get_hostname()
+    if not name.endswith("bookworm"):
+        # Four playbook runs (about a minute): the same UFW (0.36.2) and the same role and
+        # pre_task on both releases; converge and the other tests cover Debian 13's UFW.
+        pytest.skip("covered on bookworm: the mechanism does not differ between platforms")
     host.check_output(f"echo / > {RECENT}")
     controller = controller_source(host, port)
     inventory = {"ssh_port": 22, "ssh_allowed_sources": [controller], "app_port": 8000,

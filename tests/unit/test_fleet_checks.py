@@ -53,7 +53,8 @@ def test_a_shape_that_cannot_work_is_refused_with_its_reason(tmp_path, groups, e
     (FLEET, {"app_secret_key": KEY, "app_database_url": ""}),
     ({"web": ["web1"], "app": ["app1", "app2"]}, {"app_secret_key": KEY, "app_database_url": URL}),
     ({"web": ["one"], "app": ["one"]}, {"app_secret_key": "", "app_database_url": ""}),
-], ids=["a db host", "an external database", "one host"])
+    ({"base": ["one"]}, {}),
+], ids=["a db host", "an external database", "one host", "no web, app or db group"])
 def test_a_shape_that_works_passes(tmp_path, groups, extra):
     result = run(tmp_path, checks_only(tmp_path), groups, extra)
     assert result.returncode == 0, result.stdout[-2000:]

@@ -68,8 +68,9 @@ def container(command, check=True, stdin=None):
 
 def awx_job(private_root, playbook_name="site.yml"):
     """ansible-runner, as AWX runs a job: this checkout as the project, its sandbox
-    inventory, no prompts. Returns the runner's result and what it printed; a job
-    that UFW's limit turned away is tried once more after the window."""
+    inventory, no prompts. A job that UFW's limit turned away is tried once more
+    after the window. Returns the last job's result and what every attempt printed:
+    a change the refused attempt made is reported by it, not by the retry."""
     import ansible_runner  # pylint: disable=import-outside-toplevel
 
     def job():
@@ -82,5 +83,6 @@ def awx_job(private_root, playbook_name="site.yml"):
     result, output = job()
     if result.status != "successful" and (result.stats or {}).get("dark"):
         time.sleep(UFW_LIMIT_WINDOW)
-        result, output = job()
+        result, retried = job()
+        output += "\n# The job again, after UFW's limit turned it away:\n" + retried
     return result, output

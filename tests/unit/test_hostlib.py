@@ -238,6 +238,25 @@ def test_bench_inventory_puts_every_host_in_web_and_app():
     assert list(inventory["web"]["hosts"]) == list(inventory["app"]["hosts"]) == ["bench-host", "bench-f2"]
 
 
+def test_bench_fleet_inventory_has_one_db_host_and_its_values_outside_the_checkout(tmp_path, monkeypatch):
+    hosts = [("bench-host", 30022), ("bench-f2", 30122), ("bench-f4", 30322)]
+    inventory = yaml.safe_load(bench.inventory_yaml(hosts, db="bench-f4"))
+    assert list(inventory["web"]["hosts"]) == list(inventory["app"]["hosts"]) == ["bench-host", "bench-f2"]
+    assert list(inventory["db"]["hosts"]) == ["bench-f4"]
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    bench.write_inventory(tmp_path / "fleet", hosts, db="bench-f4")
+    written = tmp_path / "fleet" / "group_vars" / "all" / "fleet.yml"
+    values = yaml.safe_load(written.read_text())
+    assert len(values["db_password"]) >= 32 and written.stat().st_mode & 0o777 == 0o600
+    assert values["internal_ca_dir"].startswith(str(tmp_path / "home"))
+    # The sandbox's shared values are still read (linked), beside the fleet's.
+    assert (tmp_path / "fleet" / "group_vars" / "all" / "main.yml").resolve() == (
+        bench.ROOT / "inventories" / "sandbox" / "group_vars" / "all" / "main.yml")
+    # Written again without a db host: the plain link to the sandbox's group_vars.
+    bench.write_inventory(tmp_path / "fleet", hosts)
+    assert (tmp_path / "fleet" / "group_vars").is_symlink()
+
+
 def test_cpu_busy_from_proc_stat():
     before = bench.parse_cpu_jiffies("cpu  100 0 100 700 100 0 0 0 0 0\ncpu0 1 2 3 4 5 6 7 8 9 10\n")
     assert before == (200, 1000)  # idle and iowait are not busy

@@ -315,6 +315,15 @@ def at_least_one_errors(values):
     return []
 
 
+def together_errors(values, reason=""):
+    """Errors unless the {name: value} mapping is set all together or not at all (REASON says why)."""
+    empty = [name for name, value in values.items() if value in (None, "", [], {})]
+    if empty and len(empty) < len(values):
+        return [f"{' and '.join(empty)} must be set with {' and '.join(n for n in values if n not in empty)}"
+                + (f" ({reason})" if reason else "")]
+    return []
+
+
 def account_name_errors(value, name):
     """Errors for a Linux user or group name: lowercase, starts with a letter or _, <= 32 characters."""
     if not isinstance(value, str) or not _ACCOUNT_RE.fullmatch(value):
@@ -697,15 +706,16 @@ def upstream_errors(value, name, min_items=1):
     return _each(value, name, check, min_items, "\"unix:/path/to.sock\" or HOST:PORT entries")
 
 
-def private_link_errors(value, name):
+def private_link_errors(value, name, tls=False):
     """Errors for the ends of the plain-HTTP link between nginx and gunicorn ("" or unix:/path,
-    HOST:PORT, or a list of them): an IP address there must not be a public (global) one.
+    HOST:PORT, or a list of them): an IP address there must not be a public (global) one,
+    unless the link is mutual TLS (tls: true).
 
     That link carries passwords and session cookies in clear, and gunicorn believes the
     X-Forwarded-* headers on it; on a public address they would cross the provider's network.
     A host name cannot be judged without DNS and is left to the inventory."""
     def check(entry, where):
-        if not isinstance(entry, str) or entry == "" or entry.startswith("unix:"):
+        if tls or not isinstance(entry, str) or entry == "" or entry.startswith("unix:"):
             return []
         host = entry.rpartition(":")[0].strip("[]") if ":" in entry else entry
         try:
@@ -717,7 +727,8 @@ def private_link_errors(value, name):
         return [f"{where} {_show(entry)} is a public address: the plain HTTP between nginx and gunicorn "
                 "(passwords, session cookies, the forwarded headers gunicorn trusts) would cross the "
                 "provider's network. Set private_address on each host to its private network's address "
-                "(a VPC, VLAN or WireGuard interface)"]
+                "(a VPC, VLAN or WireGuard interface), or give the fleet its CA (internal_ca_dir): the "
+                "link is then mutual TLS"]
 
     if _is_list(value):
         return [error for index, entry in enumerate(value) for error in check(entry, f"{name}[{index}]")]
@@ -1044,6 +1055,7 @@ FILTERS = {
     "bind_errors": bind_errors,
     "upstream_errors": upstream_errors,
     "private_link_errors": private_link_errors,
+    "together_errors": together_errors,
     "network_errors": network_errors,
     "allowed_sources_errors": allowed_sources_errors,
     "firewall_rule_errors": firewall_rule_errors,

@@ -7,6 +7,7 @@ in the template fails here, without a container.
 
 import os
 import re
+import ssl
 import subprocess
 import sys
 
@@ -56,6 +57,20 @@ def test_socket_and_tcp_for_the_fleet(tmp_path):
     assert config["forwarded_allow_ips"] == "['10.0.0.1', '10.0.0.2']"
     assert (config["workers"], config["timeout"]) == ("4", "60")
     assert config["wsgi_app"] == "exampleapp.wsgi:application"
+
+
+def test_mutual_tls_on_the_tcp_link(tmp_path):
+    """The files internal_tls keeps; clients need a certificate from the CA."""
+    config = gunicorn_config(tmp_path, django_app_tcp_bind="10.0.0.5:8000", django_app_socket="",
+                             django_app_tls_name="app-hosts.internal")
+    assert config["certfile"] == "/etc/hardening-tls/gunicorn.crt"
+    assert config["keyfile"] == "/etc/hardening-tls/gunicorn.key"
+    assert config["ca_certs"] == "/etc/hardening-tls/ca.crt"
+    assert config["cert_reqs"] == str(int(ssl.CERT_REQUIRED))
+    # Plain HTTP (the socket, or a private network): no TLS setting at all.
+    (tmp_path / "plain").mkdir()
+    plain = gunicorn_config(tmp_path / "plain")
+    assert plain["certfile"] == "None" and plain["cert_reqs"] == str(int(ssl.CERT_NONE))
 
 
 @pytest.mark.parametrize("socket,tcp,listens", [

@@ -23,11 +23,11 @@ LAYERS = {
     "ufw": {"ufw"},
     # The database's certificate comes from internal_tls, imported by postgresql;
     # backups from role backup, imported by postgresql and django_app (SQLite).
-    # The app hosts trust the fleet's CA (internal_tls) to verify the database.
+    # The app and web plays include internal_tls (a fleet only), which
+    # --list-tasks cannot show: test_a_fleets_certificates_follow_their_layer.
     "db": {"postgresql", "internal_tls", "backup"},
     "postgresql": {"postgresql", "internal_tls", "backup"},
-    "app": {"django_app", "backup", "internal_tls"},
-    "internal_tls": {"internal_tls"},
+    "app": {"django_app", "backup"},
     "django_app": {"django_app", "backup"},
     "web": {"nginx", "certbot"},
     "nginx": {"nginx"},
@@ -96,6 +96,16 @@ def selected(tag: str) -> list[tuple[str, str]]:
     return [(role, name) for role, name, tags in listed_tasks(None) if tag in tags and "always" not in tags]
 
 
+def test_a_fleets_certificates_follow_their_layer():
+    """The app and web plays include internal_tls: the include and the role's tasks (apply)
+    carry the layer's tag and internal_tls, so either tag runs it."""
+    for book, layer in (("playbooks/app.yml", "app"), ("playbooks/web.yml", "web")):
+        tasks = yaml.safe_load((ROOT / book).read_text())[0]["tasks"]
+        [include] = [task["ansible.builtin.include_role"] | {"tags": task["tags"]} for task in tasks
+                     if task.get("ansible.builtin.include_role", {}).get("name") == "internal_tls"]
+        assert set(include["tags"]) == set(include["apply"]["tags"]) == {layer, "internal_tls"}, book
+
+
 def test_the_listing_selects_as_ansible_does():
     for tag in ("web", "ssh_hardening_config"):
         real = [(role, name) for role, name, tags in listed_tasks(tag) if "always" not in tags]
@@ -121,7 +131,7 @@ def task_names(path: pathlib.Path) -> list[str]:
             if "block" in task:
                 # --list-tasks shows a block's tasks, not its rescue or always part.
                 walk(task["block"])
-            elif not any(key.endswith(("import_tasks", "include_tasks", "import_role")) for key in task):
+            elif not any(key.endswith(("import_tasks", "include_tasks", "import_role", "include_role")) for key in task):
                 names.append(task["name"])
 
     walk(yaml.safe_load(path.read_text()))

@@ -736,3 +736,17 @@ def test_the_plain_http_link_stays_on_private_addresses():
         assert "public address" in errors[0] and "private_address" in errors[0]
     errors = v.private_link_errors(["10.0.0.5:8000", "1.1.1.1:8000"], "upstreams")
     assert len(errors) == 1 and errors[0].startswith("upstreams[1] ")
+
+
+def test_settings_that_only_work_together_are_set_together():
+    assert v.together_errors({"cert": "", "key": ""}) == []
+    assert v.together_errors({"cert": "/a.crt", "key": "/a.key"}) == []
+    errors = v.together_errors({"cert": "/a.crt", "key": "", "ca": ""}, "mutual TLS")
+    assert errors == ["key and ca must be set with cert (mutual TLS)"]
+
+
+def test_a_mutual_tls_link_may_cross_a_public_address():
+    assert v.private_link_errors("203.0.113.9:8000", "bind", tls=True) == []
+    assert v.private_link_errors(["8.8.8.8:8000"], "upstreams", tls=True) == []
+    errors = v.private_link_errors("8.8.8.8:8000", "bind")
+    assert "internal_ca_dir" in errors[0], errors

@@ -75,18 +75,39 @@ def sign_guestbook(port: int, cafile: str, browser: dict, text: str) -> None:
     assert signed.status == 302, (signed.status, signed.body[:500])
 
 
-# Run on the web host: one GET to an app host's gunicorn, as nginx sends it.
-_THROUGH_APP = """import http.client, sys
-connection = http.client.HTTPConnection(sys.argv[1], int(sys.argv[2]), timeout=10)
-connection.request("GET", sys.argv[3], headers={"Host": sys.argv[4], "X-Forwarded-Proto": "https",
-                                                "Cookie": sys.argv[5]})
-response = connection.getresponse()
-print(response.status)
-sys.stdout.write(response.read().decode())"""
+TLS_DIR = "/etc/hardening-tls"
+LINK_NAME = "app-hosts.internal"  # the name nginx checks (playbooks/vars/topology.yml)
+
+# Run on the web host: one GET to an app host's gunicorn, as nginx sends it:
+# over TLS for LINK_NAME (scheme "tls", or "tls1.2": at most TLS 1.2) with
+# the client certificate and key named (none: "" ""), or over plain HTTP
+# (scheme "plain"). Prints the status and body, or "refused: " and the error.
+_THROUGH_APP = """import http.client, socket, ssl, sys
+address, port, path, host, cookie, scheme, cert, key, cafile, name = sys.argv[1:11]
+connection = http.client.HTTPConnection(address, int(port), timeout=10)
+try:
+    if scheme != "plain":
+        context = ssl.create_default_context(cafile=cafile)
+        if scheme == "tls1.2":
+            context.maximum_version = ssl.TLSVersion.TLSv1_2
+        if cert:
+            context.load_cert_chain(cert, key)
+        connection.sock = context.wrap_socket(socket.create_connection((address, int(port)), timeout=10),
+                                              server_hostname=name)
+    connection.request("GET", path, headers={"Host": host, "X-Forwarded-Proto": "https", "Cookie": cookie})
+    response = connection.getresponse()
+except (OSError, http.client.HTTPException) as error:
+    print("refused: " + type(error).__name__ + " " + str(error))
+else:
+    print(response.status)
+    sys.stdout.write(response.read().decode())"""
 
 
-def through_app(web, app, path: str, cookie: str) -> tuple[int, str]:
-    """(status, body) of PATH asked of one app host from the web host, with a browser's cookies."""
-    args = " ".join(shlex.quote(str(arg)) for arg in (address(app), APP_PORT, path, DOMAIN, cookie))
+def through_app(web, app, path: str, cookie: str = "", scheme: str = "tls",
+                cert: str = f"{TLS_DIR}/nginx.crt", key: str = f"{TLS_DIR}/nginx.key") -> tuple[str, str]:
+    """(status or "refused: ...", body) of PATH asked of one app host from the web host,
+    with a browser's cookies; by default as nginx does (TLS, its client certificate)."""
+    args = " ".join(shlex.quote(str(arg)) for arg in (address(app), APP_PORT, path, DOMAIN, cookie, scheme,
+                                                       cert, key, f"{TLS_DIR}/ca.crt", LINK_NAME))
     status, _, body = web.check_output(f"python3 -c {shlex.quote(_THROUGH_APP)} {args}").partition("\n")
-    return int(status), body
+    return status, body

@@ -6,6 +6,7 @@ The shared database: test_database.py."""
 import json
 import os
 import re
+import shlex
 import socket
 import time
 import uuid
@@ -13,7 +14,8 @@ from urllib.parse import urlencode
 
 import pytest
 
-from fleetlib import APP_PORT, DOMAIN, PROJECT, SCENARIO, address, fleet_host, guestbook, podman, sign_guestbook
+from fleetlib import (APP_PORT, DOMAIN, LINK_NAME, PROJECT, SCENARIO, TLS_DIR, address, fleet_host, guestbook, podman,
+                      sign_guestbook, through_app)
 from testlib import assert_check_mode_clean, https_request, recap_changes, run_playbook
 
 # Requests go through the web host; the other hosts are reached by name (fleetlib.fleet_host).
@@ -34,6 +36,21 @@ def logged_requests(name: str, marker: str) -> int:
     except Exception:  # noqa: BLE001  (a stopped container cannot be asked)
         return 0
     return int(result.stdout.strip() or 0)
+
+
+# nginx_upstream_fail_timeout: how long each nginx worker skips an app host
+# after one failed attempt (max_fails 1, counted per worker).
+FAIL_TIMEOUT = 10
+
+
+def wait_until_both_answer(published, pebble_root, name: str) -> None:
+    """After a disruptive test: NAME answers through the site again, and no nginx worker
+    still skips it (its failed attempts are older than the fail timeout)."""
+    deadline = time.monotonic() + 120
+    while name not in answering_hosts(published, pebble_root, 8):
+        assert time.monotonic() < deadline, f"{name} did not come back"
+        time.sleep(2)
+    time.sleep(FAIL_TIMEOUT + 1)
 
 
 def answering_hosts(published, pebble_root, count: int = 24) -> list[str]:
@@ -107,6 +124,31 @@ def test_gunicorn_listens_on_the_private_address_only(host):
         assert not app.file("/run/exampleapp-gunicorn.sock").exists
 
 
+def test_gunicorn_admits_nginx_only_over_mutual_tls(host, tmp_path):
+    """Asked from the web host (the one address UFW admits) as nginx asks: TLS 1.3, the
+    app hosts' shared name verified against the fleet's CA, nginx's client certificate.
+    Plain HTTP, TLS 1.2, no client certificate, and a certificate from the same CA that is
+    not a client's (app2's own, as a compromised app host would present it) are refused."""
+    app1 = fleet_host("app1")
+    status, body = through_app(host, app1, "/health/")
+    assert status == "200" and json.loads(body) == {"status": "ok"}, (status, body[:300])
+    # app2's server certificate and key, put on the web host as an impostor's.
+    for name in ("crt", "key"):
+        podman("cp", f"fleet-app2:{TLS_DIR}/gunicorn.{name}", str(tmp_path / f"impostor.{name}"))
+        podman("cp", str(tmp_path / f"impostor.{name}"), f"fleet-web:/root/impostor.{name}")
+    try:
+        refused = {
+            "plain HTTP": through_app(host, app1, "/health/", scheme="plain"),
+            "TLS 1.2": through_app(host, app1, "/health/", scheme="tls1.2"),
+            "no client certificate": through_app(host, app1, "/health/", cert="", key=""),
+            "a server's certificate": through_app(host, app1, "/health/", cert="/root/impostor.crt",
+                                                  key="/root/impostor.key"),
+        }
+    finally:
+        host.run("rm -f /root/impostor.crt /root/impostor.key")
+    assert all(status.startswith("refused: ") for status, _ in refused.values()), refused
+
+
 def test_the_app_port_admits_the_web_host_only(host):
     app1, app2 = fleet_host("app1"), fleet_host("app2")
     probe = f"python3 -c \"import socket; socket.create_connection(('{address(app1)}', {APP_PORT}), timeout=3)\""
@@ -163,7 +205,52 @@ def test_requests_succeed_with_one_app_host_down(published, pebble_root, visitor
         assert text in guestbook(published["https"], pebble_root, visitor)
     finally:
         podman("start", "fleet-app2")
-    deadline = time.monotonic() + 120
-    while "app2" not in answering_hosts(published, pebble_root, 8):
-        assert time.monotonic() < deadline, "app2 did not come back after its container restarted"
-        time.sleep(2)
+        wait_until_both_answer(published, pebble_root, "app2")
+
+
+# An impostor on app1's address and port: TLS with a self-signed certificate
+# for the name nginx checks; it records every request that reaches it.
+_IMPOSTOR = """import http.server, ssl, sys
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        with open("/root/impostor.log", "a") as log:
+            log.write(self.requestline + "\\n")
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b'{"status": "ok"}')
+server = http.server.HTTPServer((sys.argv[1], int(sys.argv[2])), Handler)
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+context.load_cert_chain("/root/impostor.crt", "/root/impostor.key")
+server.socket = context.wrap_socket(server.socket, server_side=True)
+server.serve_forever()"""
+
+
+@pytest.mark.disruptive
+def test_nginx_sends_nothing_to_an_impostor_app_server(host, published, pebble_root):
+    """With app1's gunicorn stopped, a server on its address and port presents a
+    self-signed certificate for the very name nginx checks: nginx refuses it (its
+    certificate is not the fleet's CA's), every request is answered by app2, and the
+    impostor never sees one."""
+    app1 = fleet_host("app1")
+    units = "exampleapp-gunicorn.socket exampleapp-gunicorn.service"
+    app1.check_output(
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=impostor "
+        f"-addext subjectAltName=DNS:{LINK_NAME} -keyout /root/impostor.key -out /root/impostor.crt 2>&1")
+    errors_before = host.check_output("grep -c 'upstream SSL certificate verify error' "
+                                      "/var/log/nginx/error.log || true")
+    app1.check_output(f"systemctl stop {units} && rm -f /root/impostor.log")
+    try:
+        app1.check_output(f"systemd-run --unit impostor python3 -c {shlex.quote(_IMPOSTOR)} "
+                          f"{address(app1)} {APP_PORT}")
+        assert app1.run(f"for i in $(seq 50); do ss -Htln | grep -q ':{APP_PORT} ' && exit 0; sleep 0.2; "
+                        "done; exit 1").rc == 0
+        hosts = answering_hosts(published, pebble_root)
+        assert set(hosts) == {"app2"} and len(hosts) == 24, hosts
+        assert not app1.file("/root/impostor.log").exists, app1.file("/root/impostor.log").content_string
+        errors_after = host.check_output("grep -c 'upstream SSL certificate verify error' "
+                                         "/var/log/nginx/error.log || true")
+        assert int(errors_after) > int(errors_before or 0), "nginx logged no refused certificate"
+    finally:
+        app1.run("systemctl stop impostor; rm -f /root/impostor.key /root/impostor.crt /root/impostor.log")
+        app1.check_output(f"systemctl start {units}")
+        wait_until_both_answer(published, pebble_root, "app1")

@@ -393,7 +393,7 @@ def build(run):
         ok = ok_run(values, "fleet1") and ok_run(values, "fleet4")
         settled = seconds(values, "fleet-settle")
         settle = "" if settled is None else f" (the untimed settling run of the same 4 hosts: {settled:.1f} s)"
-        rows.append(("3", "Fleet re-run, 4 hosts (each web + app)",
+        rows.append(("3", "Fleet re-run, 4 hosts (3 web + app, 1 db)",
                      f"{four:.1f} s (changed {totals.get('changed', 0)}{'' if ok else ', FAILED'}"
                      f"{cpu(values, 'fleet4')})",
                      f"1 host, just before: {one:.1f} s{cpu(values, 'fleet1')}" + settle, fmt_ratio(r), f"< {TARGETS['fleet_ratio']}×",

@@ -9,14 +9,28 @@ say why a build step failed.
   itself first (Python's exception line, pip's ERROR line, the first failed
   system check), then the tail that led to it. A traceback's top (the frames)
   is never what a user needs first.
-- `previous_release(ready, live)`: the release a rollback returns to, the
-  newest complete release completed before the live one, from "MTIME PATH"
-  lines (find's `%T@ %h` of each release's ready marker); "" when there is
-  none, or the live release is not among them.
-- `releases_to_delete(ready, present, keep, live)`: what a deploy prunes,
-  every incomplete release (a failed build) and the complete ones beyond the
-  newest KEEP by completion time, never LIVE. Failed builds do not count
-  towards KEEP: they would push out the releases a rollback needs.
+- `live_history(history, ready, live, new)`: the releases that have been live,
+  oldest first, after a deploy switches NEW in: NEW appended unless it is
+  live already. A host deployed before the history existed starts it with
+  the complete releases completed before the live one, in that order (what
+  rollbacks went back to until then).
+- `rollback_plan(history, ready, live)`: where a rollback goes, as
+  {release, history}. The release is the one that was live before LIVE (the
+  newest complete entry before LIVE's, at the history's end), and the history
+  is cut back to it, so a second rollback goes further back and a release
+  rolled back from is never returned to by the next deploy's rollback.
+  Without a history that ends at LIVE (hosts deployed before it existed, a
+  link switched by hand) it falls back on `previous_release`.
+- `previous_release(ready, live)`: the newest complete release completed
+  before the live one, from "MTIME PATH" lines (find's `%T@ %h` of each
+  release's ready marker); "" when there is none, or the live release is not
+  among them.
+- `releases_to_delete(ready, present, keep, live, history)`: what a deploy
+  prunes, every incomplete release (a failed build) and the complete ones
+  beyond KEEP, never LIVE. The kept ones are LIVE, then the history's from the
+  newest (what rollbacks go back to), then the newest by completion time.
+  Failed builds do not count towards KEEP: they would push out the releases a
+  rollback needs.
 
 Pure Python (standard library): tests/unit/test_deploy_filters.py loads this
 file by path.
@@ -34,6 +48,8 @@ _TRACEBACK = "Traceback (most recent call last):"
 _CHECK_LINE_RE = re.compile(r"^\S*: \([\w.]+\.[EWC]\d+\) ")
 # pip's own errors: "ERROR: Could not find a version ...", "ERROR: Invalid requirement ...".
 _PIP_ERROR_RE = re.compile(r"^ERROR: ")
+# Entries kept in a host's history of live releases (older ones are pruned from disk anyway).
+HISTORY_ENTRIES = 20
 # Lines of the tail shown after the cause.
 TAIL_LINES = 25
 # A line longer than this is cut (a minified file in a traceback, say).
@@ -124,13 +140,51 @@ def previous_release(ready, live):
     return max(older)[1] if older else ""
 
 
-def releases_to_delete(ready, present, keep, live):
+def _entries(history):
+    """History lines (or a list) as release paths, blank lines and trailing slashes dropped."""
+    return [line.strip().rstrip("/") for line in history or () if line.strip()]
+
+
+def live_history(history, ready, live, new):
+    """The history after NEW is switched in (see the module's docstring), at most HISTORY_ENTRIES."""
+    entries, completed = _entries(history), _completed(ready)
+    live, new = live.strip().rstrip("/"), new.strip().rstrip("/")
+    if not entries and live in completed:
+        # Begun on a host deployed before the history: the order rollbacks used until then.
+        entries = sorted((path for path in completed if completed[path] < completed[live]),
+                         key=lambda path: completed[path])
+    if live and (not entries or entries[-1] != live):
+        entries.append(live)
+    if entries[-1:] != [new]:
+        entries.append(new)
+    return entries[-HISTORY_ENTRIES:]
+
+
+def rollback_plan(history, ready, live):
+    """{release, history}: where a rollback goes and the history it leaves (module's docstring)."""
+    entries, completed = _entries(history), _completed(ready)
+    live = live.strip().rstrip("/")
+    if entries and live and entries[-1] == live:
+        for index in range(len(entries) - 2, -1, -1):
+            if entries[index] != live and entries[index] in completed:
+                return {"release": entries[index], "history": entries[:index + 1]}
+        return {"release": "", "history": entries}
+    release = previous_release(ready, live)
+    return {"release": release, "history": [release] if release else entries}
+
+
+def releases_to_delete(ready, present, keep, live, history=()):
     """The release directories a deploy deletes, in path order (see the module's docstring)."""
     completed = _completed(ready)
-    newest_first = sorted(completed, key=lambda path: completed[path], reverse=True)
-    stale = set(newest_first[int(keep):])
+    live = live.rstrip("/")
+    ranked = [live] + _entries(history)[::-1] + sorted(completed, key=lambda path: completed[path], reverse=True)
+    kept = []
+    for path in ranked:
+        if path in completed and path not in kept:
+            kept.append(path)
+    stale = set(kept[int(keep):])
     stale.update(path.rstrip("/") for path in present if path.strip() and path.rstrip("/") not in completed)
-    stale.discard(live.rstrip("/"))
+    stale.discard(live)
     return sorted(stale)
 
 
@@ -141,6 +195,8 @@ class FilterModule:
         return {
             "django_settings_module": django_settings_module,
             "failure_cause": failure_cause,
+            "live_history": live_history,
             "previous_release": previous_release,
+            "rollback_plan": rollback_plan,
             "releases_to_delete": releases_to_delete,
         }

@@ -13,10 +13,13 @@ names Django only: gunicorn, django-csp and django-axes come from the role.
    deploys, CSP enforced.
 (A project whose settings import fails is one of molecule/django_app's
 failed deploys.)
-3. playbooks/rollback.yml, three times: back to the first project, back to the
-   example, then refused (nothing was completed before the example) with
-   nothing changed. Should a rollback fail, site.yml deploys the example again
-   at the end (its release is still there, so that builds nothing).
+3. playbooks/rollback.yml back to the first project; then site.yml deploys the
+   example again (its release is still there, so that builds nothing) and
+   rollbacks go back along what was live: the first project (not the package
+   project it was rolled back from, nor nothing, as the order of completion
+   would have it), the example, then refused (nothing was live before the
+   example) with nothing changed. Should a rollback fail, site.yml deploys
+   the example again at the end.
 """
 
 import json
@@ -97,7 +100,11 @@ def deploys(runs, tmp_path_factory):
                                json.dumps({"app_source_path": str(settings_in_a_package(root / "package"))}))
     done["package_release"] = live_release()
     done["package_page"] = get("/admin/login/")
-    for step in ("to_plain", "to_example", "refused"):
+    done["to_plain"] = playbook("playbooks/rollback.yml")
+    done["to_plain_release"] = live_release()
+    done["redeploy"] = playbook("site.yml", *ONLY_THE_APP)
+    done["redeploy_release"] = live_release()
+    for step in ("back_to_plain", "to_example", "refused"):
         done[step] = playbook("playbooks/rollback.yml")
         done[f"{step}_release"] = live_release()
     done["example_page"] = get("/")
@@ -188,8 +195,11 @@ def test_settings_in_a_package_deploy_with_no_module_variables_and_csp_enforced(
     assert "script-src 'self'" in page.getheader("Content-Security-Policy")
 
 
-def test_the_rollback_playbook_goes_back_one_release_at_a_time_then_refuses(deploys):
-    for step, release in (("to_plain", deploys["plain_release"]), ("to_example", deploys["example"])):
+def test_the_rollback_playbook_goes_back_along_what_was_live_then_refuses(deploys):
+    assert deploys["redeploy"].returncode == 0, deploys["redeploy"].stdout[-3000:]
+    assert deploys["redeploy_release"] == deploys["example"]
+    for step, release in (("to_plain", deploys["plain_release"]), ("back_to_plain", deploys["plain_release"]),
+                          ("to_example", deploys["example"])):
         run = deploys[step]
         assert run.returncode == 0 and recap(run.stdout)["failed"] == 0, run.stdout[-3000:]
         assert deploys[f"{step}_release"] == release
@@ -198,5 +208,5 @@ def test_the_rollback_playbook_goes_back_one_release_at_a_time_then_refuses(depl
     refused = deploys["refused"]
     assert refused.returncode != 0
     # Whitespace collapsed: the YAML callback may wrap the message.
-    assert "no complete release of exampleapp was completed before the live one" in " ".join(refused.stdout.split())
+    assert "no complete release of exampleapp was live before the live one" in " ".join(refused.stdout.split())
     assert deploys["refused_release"] == deploys["example"]

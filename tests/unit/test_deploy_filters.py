@@ -139,5 +139,73 @@ def test_complete_releases_beyond_keep_go_oldest_first_and_never_the_live_one():
     assert deploy.releases_to_delete(READY, PRESENT[:3], 2, "/srv/app/releases/c3") == ["/srv/app/releases/a1"]
     assert deploy.releases_to_delete(READY, PRESENT[:3], 1, "/srv/app/releases/c3") == [
         "/srv/app/releases/a1", "/srv/app/releases/b2"]
-    # Live after a rollback, and the oldest: kept all the same.
-    assert deploy.releases_to_delete(READY, PRESENT[:3], 1, "/srv/app/releases/a1") == ["/srv/app/releases/b2"]
+    # Live after a rollback, and the oldest: kept all the same, and counted (the live one included).
+    assert deploy.releases_to_delete(READY, PRESENT[:3], 1, "/srv/app/releases/a1") == [
+        "/srv/app/releases/b2", "/srv/app/releases/c3"]
+
+
+A1, B2, C3 = "/srv/app/releases/a1", "/srv/app/releases/b2", "/srv/app/releases/c3"
+D4 = "/srv/app/releases/d4"
+READY4 = READY + ["1700000400.0 " + D4]
+
+
+def test_a_deploy_adds_the_new_release_to_the_history_once():
+    assert deploy.live_history([A1, B2], READY, B2, C3) == [A1, B2, C3]
+    # A re-run with the same release live changes nothing.
+    assert deploy.live_history([A1, B2, C3], READY, C3, C3) == [A1, B2, C3]
+    # File lines as the host_state command reads them.
+    assert deploy.live_history([A1 + "\n", "", B2 + "/"], READY, B2, C3) == [A1, B2, C3]
+
+
+def test_a_host_without_a_history_starts_it_in_the_order_rollbacks_used_before():
+    assert deploy.live_history([], READY, B2, C3) == [A1, B2, C3]
+    assert deploy.live_history([], READY4, C3, D4) == [A1, B2, C3, D4]
+    # The first deploy: nothing was live.
+    assert deploy.live_history([], [], "", A1) == [A1]
+    # A link switched by hand since: what was live goes in before the new one.
+    assert deploy.live_history([A1, B2], READY4, C3, D4) == [A1, B2, C3, D4]
+
+
+def test_the_history_is_bounded():
+    many = [f"/srv/app/releases/r{n}" for n in range(deploy.HISTORY_ENTRIES)]
+    history = deploy.live_history(many, [], many[-1], D4)
+    assert len(history) == deploy.HISTORY_ENTRIES and history[-1] == D4 and many[0] not in history
+
+
+def test_a_rollback_returns_to_what_was_live_before_and_cuts_the_history_back():
+    assert deploy.rollback_plan([A1, B2, C3], READY, C3) == {"release": B2, "history": [A1, B2]}
+    assert deploy.rollback_plan([A1, B2], READY, B2) == {"release": A1, "history": [A1]}
+
+
+def test_a_release_rolled_back_from_is_not_the_next_deploys_rollback():
+    # b2 was bad: rolled back to a1, then d4 deployed. By completion time b2 is d4's predecessor.
+    history = deploy.rollback_plan([A1, B2], READY4, B2)["history"]
+    history = deploy.live_history(history, READY4, A1, D4)
+    assert history == [A1, D4]
+    assert deploy.previous_release(READY4, D4) == C3
+    assert deploy.rollback_plan(history, READY4, D4)["release"] == A1
+
+
+def test_a_rollback_skips_releases_no_longer_on_disk():
+    assert deploy.rollback_plan([A1, "/srv/app/releases/pruned", C3], READY, C3) == {
+        "release": A1, "history": [A1]}
+
+
+def test_nothing_to_roll_back_to_in_the_history():
+    assert deploy.rollback_plan([A1], READY, A1) == {"release": "", "history": [A1]}
+    # An older release on disk that was never live before a1 is not a way back.
+    assert deploy.rollback_plan([B2, A1], READY, A1)["release"] == B2
+    assert deploy.rollback_plan([C3, A1], [READY[1]], A1)["release"] == ""
+
+
+def test_without_a_history_ending_at_the_live_release_completion_time_decides():
+    assert deploy.rollback_plan([], READY, C3) == {"release": B2, "history": [B2]}
+    assert deploy.rollback_plan([A1, B2], READY, C3) == {"release": B2, "history": [B2]}
+    assert deploy.rollback_plan([], READY, A1)["release"] == ""
+
+
+def test_the_kept_releases_are_the_history_s_before_the_newest():
+    # a1 was live before d4 (b2 and c3 were rolled back from): keep 2 keeps d4 and a1.
+    assert deploy.releases_to_delete(READY4, [A1, B2, C3, D4], 2, D4, [A1, D4]) == [B2, C3]
+    # Without a history, completion time as before.
+    assert deploy.releases_to_delete(READY4, [A1, B2, C3, D4], 2, D4) == [A1, B2]

@@ -1,4 +1,4 @@
-"""The role's rollback switches back to the release completed before the live one, static
+"""The role's rollback switches back to the release live before the live one, static
 files included (Debian 12 only, after the git-source deploy: see molecule.yml).
 playbooks/rollback.yml itself, and its refusal when there is nothing to go
 back to, run on the sandbox (tests/sandbox/test_own_project.py).

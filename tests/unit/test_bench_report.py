@@ -209,3 +209,21 @@ def test_audit_row_sits_beside_the_rerun(tmp_path):
     audit = next(row for row in rows(report.build(run)) if "Audit of the converged host" in row)
     assert "15.0 s (33 controls: 32 pass, 0 fail, 1 skip" in audit and "the re-run: 20.0 s" in audit
     assert "0.75×" in audit and "FAILED" not in audit
+
+
+def test_fleet_row_takes_the_ratio_of_the_rounds_sums(tmp_path):
+    values = {"cores": "2", "fleet-settle.seconds": "150.0"}
+    for name, secs in (("fleet1", "30.0"), ("fleet4", "66.0"), ("fleet1-2", "24.0"), ("fleet4-2", "60.0")):
+        values.update({f"{name}.seconds": secs, f"{name}.rc": "0"})
+    logs = {name: playbook_log([("ufw : Install UFW", 1.0)], changed=changed)
+            for name, changed in (("fleet1", 0), ("fleet4", 0), ("fleet1-2", 0), ("fleet4-2", 1))}
+    fleet = next(row for row in rows(report.build(write_run(tmp_path, values, logs))) if "Fleet re-run" in row)
+    assert "2 rounds" in fleet and "66.0 s, 60.0 s (changed 1" in fleet
+    assert "30.0 s, 24.0 s" in fleet
+    assert "2.33× (sums)" in fleet  # 126 / 54
+
+
+def test_fleet_rounds_end_at_the_first_incomplete_one():
+    values = {"fleet1.seconds": "30", "fleet4.seconds": "60", "fleet1-2.seconds": "25"}
+    assert report.fleet_rounds(values) == [("fleet1", "fleet4", 30.0, 60.0)]
+    assert report.fleet_rounds({}) == []

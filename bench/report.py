@@ -154,16 +154,23 @@ def seconds(values, name):
     return float(value) if value not in (None, "") else None
 
 
+def fleet_round_runs(number):
+    """The names bin/bench gives round NUMBER's runs (1 host, 4 hosts): fleet1/fleet4,
+    then fleet1-2/fleet4-2 and on."""
+    suffix = "" if number == 1 else f"-{number}"
+    return f"fleet1{suffix}", f"fleet4{suffix}"
+
+
 def fleet_rounds(values):
-    """The fleet part's timed rounds, in order, as (1-host run, 4-host run, seconds, seconds):
-    fleet1/fleet4, then fleet1-2/fleet4-2 and on; a round missing either run ends them."""
+    """The fleet part's timed rounds, in order, as (1-host run, 4-host run, seconds, seconds);
+    a round missing either run ends them."""
     rounds, number = [], 1
     while True:
-        suffix = "" if number == 1 else f"-{number}"
-        one, four = seconds(values, f"fleet1{suffix}"), seconds(values, f"fleet4{suffix}")
+        name1, name4 = fleet_round_runs(number)
+        one, four = seconds(values, name1), seconds(values, name4)
         if one is None or four is None:
             return rounds
-        rounds.append((f"fleet1{suffix}", f"fleet4{suffix}", one, four))
+        rounds.append((name1, name4, one, four))
         number += 1
 
 
@@ -401,9 +408,9 @@ def build(run):
     rounds = fleet_rounds(values)
     if rounds:
         r = ratio(sum(four for _, _, _, four in rounds), sum(one for _, _, one, _ in rounds))
-        book4 = parse_playbook(run / "fleet4.log")
-        changed = sum(task_counts(parse_playbook(run / f"{name4}.log"))[1].get("changed", 0)
-                      for _, name4, _, _ in rounds)
+        books4 = [parse_playbook(run / f"{name4}.log") for _, name4, _, _ in rounds]
+        book4 = books4[0]
+        changed = sum(task_counts(book)[1].get("changed", 0) for book in books4)
         ok = all(ok_run(values, name1) and ok_run(values, name4) for name1, name4, _, _ in rounds)
         settled = seconds(values, "fleet-settle")
         settle = "" if settled is None else f" (the untimed settling run of the same 4 hosts: {settled:.1f} s)"

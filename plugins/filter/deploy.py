@@ -21,10 +21,10 @@ say why a build step failed.
   rolled back from is never returned to by the next deploy's rollback.
   Without a history that ends at LIVE (hosts deployed before it existed, a
   link switched by hand) it falls back on `previous_release`.
-- `previous_release(ready, live)`: the newest complete release completed
-  before the live one, from "MTIME PATH" lines (find's `%T@ %h` of each
-  release's ready marker); "" when there is none, or the live release is not
-  among them.
+- `previous_release(ready, live)` (rollback_plan's fallback, not a filter of
+  its own): the newest complete release completed before the live one, from
+  "MTIME PATH" lines (find's `%T@ %h` of each release's ready marker); "" when
+  there is none, or the live release is not among them.
 - `releases_to_delete(ready, present, keep, live, history)`: what a deploy
   prunes, every incomplete release (a failed build) and the complete ones
   beyond KEEP, never LIVE. The kept ones are LIVE, then the history's from the
@@ -196,7 +196,6 @@ class FilterModule:
             "django_settings_module": django_settings_module,
             "failure_cause": failure_cause,
             "live_history": live_history,
-            "previous_release": previous_release,
             "rollback_plan": rollback_plan,
             "releases_to_delete": releases_to_delete,
         }

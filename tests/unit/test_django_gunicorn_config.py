@@ -47,6 +47,10 @@ def test_socket_only_defaults(tmp_path):
     # The scheme comes from X-Forwarded-Proto alone (nginx sets it; a client's
     # X-Forwarded-Ssl or X-Forwarded-Protocol must not count).
     assert config["secure_scheme_headers"] == "{'X-FORWARDED-PROTO': 'https'}"
+    # The app loads in the master before systemd hears READY=1: a restart returns when it can
+    # answer. Before each fork the master drops any database connection the import opened.
+    assert config["preload_app"] == "True"
+    assert config["pre_fork"] == "<pre_fork()>"
 
 
 def test_socket_and_tcp_for_the_fleet(tmp_path):

@@ -13,6 +13,7 @@ import uuid
 from urllib.parse import urlencode
 
 import testinfra
+import yaml
 
 from testlib import https_request, response_cookies
 
@@ -24,6 +25,10 @@ MANAGE = f"/usr/local/bin/{APP}-manage"
 SCENARIO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
 ENV = dict(os.environ, CONTAINERS_CONF=os.path.join(PROJECT, "testbed", "containers.conf"))
+# How long each nginx worker skips an app host after one failed attempt (max_fails 1,
+# per worker): the sandbox's group_vars, which the scenario links.
+with open(os.path.join(PROJECT, "inventories", "sandbox", "group_vars", "all", "main.yml")) as _group_vars:
+    FAIL_TIMEOUT = int(yaml.safe_load(_group_vars)["app_upstream_fail_timeout"])
 
 
 def fleet_host(name: str):
@@ -49,6 +54,7 @@ def create_user(app) -> tuple[str, str]:
 def signed_in(port: int, cafile: str, user: str, password: str) -> dict:
     """A browser's headers once USER has logged in through the site: session and CSRF cookies, Origin."""
     form = https_request(port, DOMAIN, "/accounts/login/", cafile=cafile)
+    assert form.status == 200, (form.status, form.body[:500])
     csrf = response_cookies(form)["__Host-csrftoken"].value
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.body.decode()).group(1)
     headers = {"Origin": f"https://{DOMAIN}", "Content-Type": "application/x-www-form-urlencoded",

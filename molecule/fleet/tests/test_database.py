@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from fleetlib import APP, DB_PORT, PROJECT, address, fleet_host, guestbook, sign_guestbook, through_app
+from fleetlib import APP, DB_PORT, FAIL_TIMEOUT, PROJECT, address, fleet_host, guestbook, sign_guestbook, through_app
 from testlib import broken_migration, https_request, run_playbook
 
 testinfra_hosts = ["ansible://fleet-web"]
@@ -95,14 +95,22 @@ class Migration(migrations.Migration):
 '''
 
 BROKEN_MIGRATION = broken_migration("0002_migrationrun")
+MIGRATIONS = "guestbook/migrations/"
 
 
-def source_with(tmp_path, migrations: dict) -> str:
-    """A copy of the example project with MIGRATIONS (file name: text) added: a new release."""
-    source = tmp_path / f"exampleapp-{len(migrations)}"
+# A release whose WSGI module takes longer to import than nginx waits for a
+# connection (nginx_proxy_connect_timeout, 5 s): each nginx worker that asks an
+# app host while it restarts gives up on it, and skips it for the fail timeout.
+with open(os.path.join(EXAMPLE, "exampleapp", "wsgi.py")) as _wsgi:
+    SLOW_WSGI = _wsgi.read() + "\nimport time  # noqa: E402\n\ntime.sleep(7)\n"
+
+
+def source_with(tmp_path, files: dict) -> str:
+    """A copy of the example project with FILES (path in the project: text) added: a new release."""
+    source = tmp_path / f"exampleapp-{uuid.uuid4().hex[:8]}"
     shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    for name, text in migrations.items():
-        (source / "guestbook" / "migrations" / name).write_text(text)
+    for name, text in files.items():
+        (source / name).write_text(text)
     (source / "RELEASE").write_text(uuid.uuid4().hex)
     return str(source)
 
@@ -154,20 +162,24 @@ def test_a_deploy_migrates_once_a_failed_one_switches_no_host_and_rollback_undoe
                                                                                     pebble_root, tmp_path):
     """A new migration runs on one app host, for both, after both built and after the db host
     dumped the database; then both serve the release, restarted one at a time while requests
-    through the site all succeed. A migration that fails leaves both on that release, and the
-    site answering. playbooks/rollback.yml then puts both back on the release before, one
-    host at a time, while the site keeps answering."""
+    through the site all succeed, though the release loads slower than nginx waits. A
+    migration that fails leaves both on that release, and the site answering.
+    playbooks/rollback.yml then puts both back on the release before, one host at a time,
+    while the site keeps answering."""
     db = fleet_host("db")
     before = live_releases()
     backups = db.check_output("postgresql-backup list")
     since = time.time()
-    first, answers = while_requesting(lambda: deploy(source_with(tmp_path, {"0002_migrationrun.py": RECORD_MIGRATION})),
-                                      published["https"], pebble_root)
+    release = source_with(tmp_path, {MIGRATIONS + "0002_migrationrun.py": RECORD_MIGRATION,
+                                     "exampleapp/wsgi.py": SLOW_WSGI})
+    first, answers = while_requesting(lambda: deploy(release), published["https"], pebble_root)
     assert first.returncode == 0, first.stdout[-3000:]
-    # The site answered throughout; the app hosts restarted on the release one after the other.
+    # The site answered throughout; the app hosts restarted on the release one after the other,
+    # the second once every nginx worker could take the first back.
     assert answers and set(answers) == {200}, [answer for answer in answers if answer != 200][:5]
     (stop1, up1), (stop2, up2) = restart_window("app1", since), restart_window("app2", since)
     assert up1 <= stop2 or up2 <= stop1, ((stop1, up1), (stop2, up2))
+    assert max(stop2 - up1, stop1 - up2) >= FAIL_TIMEOUT, ((stop1, up1), (stop2, up2))
     # The db host dumped the database first, once.
     new_backups = set(db.check_output("postgresql-backup list").splitlines()) - set(backups.splitlines())
     assert len(new_backups) == 1 and "-pre-migrate" in new_backups.pop(), new_backups
@@ -176,8 +188,8 @@ def test_a_deploy_migrates_once_a_failed_one_switches_no_host_and_rollback_undoe
     migrated = live_releases()
     assert all(migrated[name] != before[name] for name in migrated), (before, migrated)
 
-    second = deploy(source_with(tmp_path, {"0002_migrationrun.py": RECORD_MIGRATION,
-                                           "0003_explode.py": BROKEN_MIGRATION}))
+    second = deploy(source_with(tmp_path, {MIGRATIONS + "0002_migrationrun.py": RECORD_MIGRATION,
+                                           MIGRATIONS + "0003_explode.py": BROKEN_MIGRATION}))
     assert second.returncode != 0
     assert "this migration fails on purpose" in second.stdout
     assert second.stdout.count("was NOT switched in") >= 2, second.stdout[-3000:]

@@ -14,8 +14,8 @@ from urllib.parse import urlencode
 
 import pytest
 
-from fleetlib import (APP_PORT, DOMAIN, LINK_NAME, PROJECT, SCENARIO, TLS_DIR, address, fleet_host, guestbook, podman,
-                      sign_guestbook, through_app)
+from fleetlib import (APP_PORT, DOMAIN, FAIL_TIMEOUT, LINK_NAME, PROJECT, SCENARIO, TLS_DIR, address, fleet_host,
+                      guestbook, podman, sign_guestbook, through_app)
 from testlib import assert_check_mode_clean, https_request, recap_changes, run_playbook
 
 # Requests go through the web host; the other hosts are reached by name (fleetlib.fleet_host).
@@ -36,11 +36,6 @@ def logged_requests(name: str, marker: str) -> int:
     except Exception:  # noqa: BLE001  (a stopped container cannot be asked)
         return 0
     return int(result.stdout.strip() or 0)
-
-
-# nginx_upstream_fail_timeout: how long each nginx worker skips an app host
-# after one failed attempt (max_fails 1, counted per worker).
-FAIL_TIMEOUT = 10
 
 
 def wait_until_both_answer(published, pebble_root, name: str) -> None:

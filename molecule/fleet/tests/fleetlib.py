@@ -87,8 +87,10 @@ LINK_NAME = "app-hosts.internal"  # the name nginx checks (playbooks/vars/topolo
 # Run on the web host: one GET to an app host's gunicorn, as nginx sends it:
 # over TLS for LINK_NAME (scheme "tls", or "tls1.2": at most TLS 1.2) with
 # the client certificate and key named (none: "" ""), or over plain HTTP
-# (scheme "plain"). Prints the status and body, or "refused: " and the error.
-_THROUGH_APP = """import http.client, socket, ssl, sys
+# (scheme "plain"). Prints the status and body, or "refused: " and the error;
+# on stderr, the seconds it took.
+_THROUGH_APP = """import http.client, socket, ssl, sys, time
+started = time.monotonic()
 address, port, path, host, cookie, scheme, cert, key, cafile, name = sys.argv[1:11]
 connection = http.client.HTTPConnection(address, int(port), timeout=10)
 try:
@@ -106,14 +108,23 @@ except (OSError, http.client.HTTPException) as error:
     print("refused: " + type(error).__name__ + " " + str(error))
 else:
     print(response.status)
-    sys.stdout.write(response.read().decode())"""
+    sys.stdout.write(response.read().decode())
+sys.stderr.write(f"{time.monotonic() - started:.3f}")"""
 
 
-def through_app(web, app, path: str, cookie: str = "", scheme: str = "tls",
-                cert: str = f"{TLS_DIR}/nginx.crt", key: str = f"{TLS_DIR}/nginx.key") -> tuple[str, str]:
-    """(status or "refused: ...", body) of PATH asked of one app host from the web host,
+def timed_through_app(web, app, path: str, cookie: str = "", scheme: str = "tls",
+                      cert: str = f"{TLS_DIR}/nginx.crt", key: str = f"{TLS_DIR}/nginx.key") -> tuple[str, str, float]:
+    """(status or "refused: ...", body, seconds) of PATH asked of one app host from the web host,
     with a browser's cookies; by default as nginx does (TLS, its client certificate)."""
     args = " ".join(shlex.quote(str(arg)) for arg in (address(app), APP_PORT, path, DOMAIN, cookie, scheme,
                                                        cert, key, f"{TLS_DIR}/ca.crt", LINK_NAME))
-    status, _, body = web.check_output(f"python3 -c {shlex.quote(_THROUGH_APP)} {args}").partition("\n")
+    result = web.run(f"python3 -c {shlex.quote(_THROUGH_APP)} {args}")
+    assert result.rc == 0, result.stderr
+    status, _, body = result.stdout.partition("\n")
+    return status, body, float(result.stderr)
+
+
+def through_app(web, app, path: str, *how, **more) -> tuple[str, str]:
+    """timed_through_app's status and body."""
+    status, body, _ = timed_through_app(web, app, path, *how, **more)
     return status, body

@@ -11,7 +11,8 @@ import uuid
 
 import pytest
 
-from fleetlib import APP, DB_PORT, FAIL_TIMEOUT, PROJECT, address, fleet_host, guestbook, sign_guestbook, through_app
+from fleetlib import (APP, DB_PORT, FAIL_TIMEOUT, PROJECT, address, fleet_host, guestbook, sign_guestbook,
+                      through_app, timed_through_app)
 from testlib import broken_migration, https_request, run_playbook
 
 testinfra_hosts = ["ansible://fleet-web"]
@@ -162,8 +163,8 @@ def test_a_deploy_migrates_once_a_failed_one_switches_no_host_and_rollback_undoe
                                                                                     pebble_root, tmp_path):
     """A new migration runs on one app host, for both, after both built and after the db host
     dumped the database; then both serve the release, restarted one at a time while requests
-    through the site all succeed, though the release loads slower than nginx waits. A
-    migration that fails leaves both on that release, and the site answering.
+    through the site all succeed, though the release loads slower than nginx waits (a
+    restart returns once it has loaded: it answers at once). A migration that fails leaves both on that release, and the site answering.
     playbooks/rollback.yml then puts both back on the release before, one host at a time,
     while the site keeps answering."""
     db = fleet_host("db")
@@ -187,6 +188,13 @@ def test_a_deploy_migrates_once_a_failed_one_switches_no_host_and_rollback_undoe
     assert len(runs.splitlines()) == 1 and runs in ("app1", "app2"), runs
     migrated = live_releases()
     assert all(migrated[name] != before[name] for name in migrated), (before, migrated)
+    # A restart returns once the app has loaded (7 s here): then it answers at once.
+    app1 = fleet_host("app1")
+    started = time.monotonic()
+    app1.check_output(f"systemctl restart {APP}-gunicorn.service")
+    assert time.monotonic() - started >= 7
+    status, _, seconds = timed_through_app(host, app1, "/health/")
+    assert status == "200" and seconds < 2.5, (status, seconds)
 
     second = deploy(source_with(tmp_path, {MIGRATIONS + "0002_migrationrun.py": RECORD_MIGRATION,
                                            MIGRATIONS + "0003_explode.py": BROKEN_MIGRATION}))

@@ -102,8 +102,9 @@ MIGRATIONS = "guestbook/migrations/"
 # A release whose WSGI module takes longer to import than nginx waits for a
 # connection (nginx_proxy_connect_timeout, 5 s): each nginx worker that asks an
 # app host while it restarts gives up on it, and skips it for the fail timeout.
+SLOW_IMPORT = 7
 with open(os.path.join(EXAMPLE, "exampleapp", "wsgi.py")) as _wsgi:
-    SLOW_WSGI = _wsgi.read() + "\nimport time  # noqa: E402\n\ntime.sleep(7)\n"
+    SLOW_WSGI = _wsgi.read() + f"\nimport time  # noqa: E402\n\ntime.sleep({SLOW_IMPORT})\n"
 
 
 def source_with(tmp_path, files: dict) -> str:
@@ -164,9 +165,9 @@ def test_a_deploy_migrates_once_a_failed_one_switches_no_host_and_rollback_undoe
     """A new migration runs on one app host, for both, after both built and after the db host
     dumped the database; then both serve the release, restarted one at a time while requests
     through the site all succeed, though the release loads slower than nginx waits (a
-    restart returns once it has loaded: it answers at once). A migration that fails leaves both on that release, and the site answering.
-    playbooks/rollback.yml then puts both back on the release before, one host at a time,
-    while the site keeps answering."""
+    restart returns once it has loaded: it answers at once). A migration that fails leaves
+    both on that release, and the site answering. playbooks/rollback.yml then puts both back
+    on the release before, one host at a time, while the site keeps answering."""
     db = fleet_host("db")
     before = live_releases()
     backups = db.check_output("postgresql-backup list")
@@ -188,11 +189,11 @@ def test_a_deploy_migrates_once_a_failed_one_switches_no_host_and_rollback_undoe
     assert len(runs.splitlines()) == 1 and runs in ("app1", "app2"), runs
     migrated = live_releases()
     assert all(migrated[name] != before[name] for name in migrated), (before, migrated)
-    # A restart returns once the app has loaded (7 s here): then it answers at once.
+    # A restart returns once the app has loaded (SLOW_IMPORT): then it answers at once.
     app1 = fleet_host("app1")
     started = time.monotonic()
     app1.check_output(f"systemctl restart {APP}-gunicorn.service")
-    assert time.monotonic() - started >= 7
+    assert time.monotonic() - started >= SLOW_IMPORT
     status, _, seconds = timed_through_app(host, app1, "/health/")
     assert status == "200" and seconds < 2.5, (status, seconds)
 
